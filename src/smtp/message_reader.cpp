@@ -1,0 +1,136 @@
+#include "smtp/message_reader.hpp"
+
+namespace postern::smtp {
+
+void MessageReader::flag(MessageFault f) {
+    if (fault_ == MessageFault::none) fault_ = f;
+    body_.clear();  // a refused message is not kept: bounded memory whatever the client sends
+}
+
+void MessageReader::emit(char c) {
+    ++size_;
+    if (size_ > max_size_) flag(MessageFault::too_big);
+    if (fault_ == MessageFault::none) body_.push_back(c);
+}
+
+void MessageReader::emit(std::string_view s) {
+    size_ += s.size();
+    if (size_ > max_size_) flag(MessageFault::too_big);
+    if (fault_ == MessageFault::none) body_.append(s);
+}
+
+void MessageReader::text_byte(char c) {
+    if (c == '\r') {
+        state_ = State::cr;
+        return;
+    }
+    if (c == '\n') flag(MessageFault::bare_line_ending);  // never a line end, so never a start of "."
+    if (++line_octets_ > kMaxLineOctets - 2) flag(MessageFault::line_too_long);
+    emit(c);
+    state_ = State::text;
+}
+
+size_t MessageReader::feed_dot_stuffed(std::string_view input) {
+    size_t i = 0;
+    while (i < input.size() && !done_) {
+        char c = input[i];
+        switch (state_) {
+        case State::text: {
+            // Fast path: copy the run of ordinary octets up to the next CR or LF at once.
+            size_t j = i;
+            while (j < input.size() && input[j] != '\r' && input[j] != '\n') ++j;
+            if (j > i) {
+                line_octets_ += j - i;
+                if (line_octets_ > kMaxLineOctets - 2) flag(MessageFault::line_too_long);
+                emit(input.substr(i, j - i));
+                i = j;
+                continue;
+            }
+            text_byte(c);
+            break;
+        }
+        case State::line_start:
+            if (c == '.') {
+                line_octets_ = 1;
+                state_ = State::dot;
+            } else {
+                line_octets_ = 0;
+                text_byte(c);
+            }
+            break;
+        case State::cr:
+            if (c == '\n') {
+                emit("\r\n");
+                line_octets_ = 0;
+                state_ = State::line_start;
+            } else {
+                flag(MessageFault::bare_line_ending);
+                emit('\r');
+                text_byte(c);
+            }
+            break;
+        case State::dot:
+            if (c == '\r') {
+                state_ = State::dot_cr;
+            } else {
+                text_byte(c);  // the leading dot was stuffing: dropped
+            }
+            break;
+        case State::dot_cr:
+            if (c == '\n') {
+                done_ = true;
+            } else {
+                flag(MessageFault::bare_line_ending);  // ".\rX": the dot was stuffing, the CR is bare
+                emit('\r');
+                text_byte(c);
+            }
+            break;
+        }
+        ++i;
+    }
+    return i;
+}
+
+void MessageReader::feed_raw(std::string_view input) {
+    size_t i = 0;
+    while (i < input.size()) {
+        char c = input[i];
+        if (state_ == State::cr) {
+            if (c == '\n') {
+                emit("\r\n");
+                line_octets_ = 0;
+                state_ = State::line_start;
+            } else {
+                flag(MessageFault::bare_line_ending);
+                emit('\r');
+                text_byte(c);
+            }
+            ++i;
+            continue;
+        }
+        size_t j = i;
+        while (j < input.size() && input[j] != '\r' && input[j] != '\n') ++j;
+        if (j > i) {
+            line_octets_ += j - i;
+            if (line_octets_ > kMaxLineOctets - 2) flag(MessageFault::line_too_long);
+            emit(input.substr(i, j - i));
+            state_ = State::text;
+            i = j;
+            continue;
+        }
+        text_byte(c);
+        ++i;
+    }
+}
+
+void MessageReader::finish_raw() {
+    if (state_ == State::cr) {
+        flag(MessageFault::bare_line_ending);
+    } else if (state_ == State::text) {
+        emit("\r\n");
+    }
+    state_ = State::line_start;
+    done_ = true;
+}
+
+}  // namespace postern::smtp

@@ -1,0 +1,148 @@
+// The SMTP session state machine: bytes in, replies and effects out. No sockets, clocks or files.
+//
+// The server layer drives it:
+//   session.feed(bytes);
+//   switch (session.advance()) { need_input: read more; effect: carry out pending_effect(), then answer it with
+//   recipient_result() / store_result(); close: write take_output() and close }
+// and writes take_output() whenever it is not empty (replies to pipelined commands come out together, in order).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "smtp/address.hpp"
+#include "smtp/message_reader.hpp"
+#include "smtp/reply.hpp"
+
+namespace postern::smtp {
+
+struct SessionSettings {
+    std::string hostname;
+    std::vector<std::string> local_domains;  // lower-case
+    uint64_t max_message_size = 25 * 1024 * 1024;
+    uint32_t max_recipients = 100;
+    size_t max_command_line = 2048;  // octets including CRLF
+};
+
+enum class BodyType { seven_bit, eight_bit_mime };
+
+struct Recipient {
+    Mailbox address;
+    std::string user;  // the local account it is delivered to
+};
+
+struct Envelope {
+    Mailbox sender;  // empty for the null path <>
+    std::vector<Recipient> recipients;
+    BodyType body = BodyType::seven_bit;
+    bool smtputf8 = false;
+    std::optional<uint64_t> declared_size;
+};
+
+// What the session knows of the client, for the Received: trace header.
+struct SessionFacts {
+    std::string helo;  // the EHLO/HELO argument
+    bool esmtp = false;
+};
+
+enum class Action { need_input, effect, close };
+
+enum class EffectKind { none, lookup_recipient, store_message };
+
+struct Effect {
+    EffectKind kind = EffectKind::none;
+    const Mailbox* recipient = nullptr;  // lookup_recipient: the address at a local domain (or <postmaster>)
+    const Envelope* envelope = nullptr;  // store_message
+    std::string* message = nullptr;      // store_message: the content, CRLF lines; the store may move it away
+};
+
+enum class LookupVerdict { found, not_found, temp_fail };
+struct RecipientResult {
+    LookupVerdict verdict = LookupVerdict::not_found;
+    std::string user;  // found: the account that receives it
+};
+
+struct StoreResult {
+    bool ok = false;
+    std::string queue_id;
+};
+
+class Session {
+public:
+    explicit Session(SessionSettings settings);
+
+    // The greeting is written to the output; call once before the first advance().
+    void start();
+    void feed(std::string_view bytes);
+    Action advance();
+
+    const Effect& pending_effect() const { return effect_; }
+    void recipient_result(const RecipientResult& result);
+    void store_result(const StoreResult& result);
+
+    std::string take_output() { return std::exchange(out_, {}); }
+    bool has_output() const { return !out_.empty(); }
+
+    // Timeouts and shutdown come from the server layer; the reply is the registry's, the closing is the core's.
+    void close_with(ReplyId id);
+
+    bool in_message_content() const { return phase_ == Phase::data || phase_ == Phase::bdat; }
+    bool in_transaction() const { return mail_given_; }
+    const SessionFacts& facts() const { return facts_; }
+    uint64_t errors() const { return errors_; }
+
+private:
+    enum class Phase { command, data, bdat, effect, closed };
+
+    bool next_line(std::string_view& line);
+    void dispatch(std::string_view line);
+    void reply(ReplyId id, std::initializer_list<std::string_view> args = {});
+    void error(ReplyId id, std::initializer_list<std::string_view> args = {});
+    void reset_transaction();
+    bool is_local_domain(std::string_view domain) const;
+
+    void cmd_helo(std::string_view arg, bool extended);
+    void cmd_mail(std::string_view arg, bool missing_prefix);
+    void cmd_rcpt(std::string_view arg, bool missing_prefix);
+    void cmd_data(std::string_view arg);
+    void cmd_bdat(std::string_view arg);
+    void cmd_rset(std::string_view arg);
+    void cmd_vrfy(std::string_view arg);
+    void cmd_quit(std::string_view arg);
+
+    void advance_data();
+    void advance_bdat();
+    void finish_message();
+    void message_fault_reply(MessageFault fault);
+
+    SessionSettings settings_;
+    SessionFacts facts_;
+    std::string size_text_;  // max_message_size in decimal, for replies
+
+    std::string in_;
+    size_t in_pos_ = 0;
+    bool discarding_long_line_ = false;
+    std::string out_;
+    Phase phase_ = Phase::command;
+
+    // The mail transaction.
+    bool mail_given_ = false;
+    bool rcpt_attempted_ = false;
+    bool used_bdat_ = false;
+    Envelope envelope_;
+    std::string message_;
+    std::optional<MessageReader> reader_;
+    uint64_t bdat_remaining_ = 0;
+    bool bdat_last_ = false;
+    bool bdat_discard_ = false;  // this chunk is read only to keep in step with the client
+
+    Effect effect_;
+    Mailbox lookup_address_;
+    uint64_t errors_ = 0;
+};
+
+}  // namespace postern::smtp
