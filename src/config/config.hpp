@@ -4,7 +4,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace postern::config {
@@ -30,6 +33,14 @@ struct Auth {
     // argon2id cost for new hashes (libsodium crypto_pwhash_str): operations and memory in KiB.
     uint64_t argon2_ops = 2;
     uint64_t argon2_mem_kib = 64 * 1024;
+    // A failed AUTH is answered this late, so password guessing is slow. 0 (for tests) to 60 s.
+    std::chrono::milliseconds failure_delay{std::chrono::seconds(1)};
+};
+
+struct Tls {
+    // PEM certificate chain and private key; both empty: the server makes a self-signed pair in data_dir/tls.
+    std::filesystem::path cert;
+    std::filesystem::path key;
 };
 
 struct Config {
@@ -40,6 +51,7 @@ struct Config {
     std::vector<Listener> listeners;
     Limits limits;
     Auth auth;
+    Tls tls;
     unsigned io_threads = 0;  // 0 = one per core
 };
 
@@ -51,11 +63,23 @@ struct ConfigError : std::runtime_error {
 // The embedded default of DESIGN.md: data in ./var, 127.0.0.1 ports 2525 (mx), 2587 (submission), 2465 (submissions).
 Config embedded_default();
 
-// Reads a TOML file; keys not given keep the embedded default. Throws ConfigError.
+// Reads a TOML file (reference: docs/configuration.md); keys not given keep the embedded default. Relative paths
+// (data_dir, tls.cert, tls.key) are taken from the file's directory. Throws ConfigError, whose what() reads
+// "<file>:<line>: <dotted.key>: <what is wrong>" — unknown keys included, so typos are never ignored.
 Config load_file(const std::filesystem::path& file);
 
-// Parses "30s", "5m", "2h", "1d", "250ms" into milliseconds; nullopt when malformed.
+// Parses "30s", "5m", "2h", "1d", "250ms" (or a sum such as "1h30m") into milliseconds; nullopt when malformed.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// The shortest exact spelling of a duration in the syntax above: "5m", "90s", "250ms".
+std::string format_duration(std::chrono::milliseconds duration);
+
+// Parses a size in octets: "1048576", "10k", "25M", "1G" (binary units; "KiB"/"MB" spellings accepted).
+std::optional<uint64_t> parse_size(std::string_view text);
+
+// Splits "127.0.0.1:2525", "[::1]:2525" or "0.0.0.0:25" into listener.host/port; false when malformed.
+// The host must be an IP literal (IPv6 in brackets): the server binds it without a DNS lookup.
+bool parse_listen_address(std::string_view text, Listener& listener);
 
 const char* mode_name(ListenerMode mode);
 

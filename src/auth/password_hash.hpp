@@ -1,0 +1,29 @@
+// argon2id password hashing through libsodium, shared by account passwords and (later) app passwords.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/config.hpp"
+
+namespace postern::auth {
+
+// Passwords are 1-256 bytes: empty ones are refused, and the cap bounds the work an attacker can ask for.
+inline constexpr size_t max_password_bytes = 256;
+
+// Throws AccountError when the password is empty or too long.
+void check_password_length(std::string_view password);
+
+// Throws AccountError when libsodium cannot work with this cost (below its minimum or above its maximum).
+void check_cost(const config::Auth& cost);
+
+// An encoded "$argon2id$v=19$m=...,t=...,p=1$salt$hash" string. Throws AccountError if out of memory.
+std::string hash_password(std::string_view password, const config::Auth& cost);
+
+// Constant-time check of a password against an encoded hash; false for a malformed hash.
+bool verify_hash(const std::string& hash, std::string_view password);
+
+// True when the hash was made with another cost than `cost`, so a successful login should re-hash it.
+bool needs_rehash(const std::string& hash, const config::Auth& cost);
+
+}  // namespace postern::auth

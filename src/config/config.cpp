@@ -1,0 +1,304 @@
+// The embedded default and the TOML loader. Every key is checked: a typo is an error, never silently ignored.
+#include "config/config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <toml++/toml.h>
+
+#include "config/config_errors.hpp"
+
+namespace postern::config {
+
+namespace {
+
+std::string to_lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+bool valid_domain(std::string_view name) {
+    if (name.empty() || name.size() > 253) return false;
+    size_t start = 0;
+    while (true) {
+        size_t dot = name.find('.', start);
+        std::string_view label = name.substr(start, dot == std::string_view::npos ? dot : dot - start);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+        for (char c : label)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+        if (dot == std::string_view::npos) return true;
+        start = dot + 1;
+    }
+}
+
+void add_unique(std::vector<std::string>& list, std::string value) {
+    if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(std::move(value));
+}
+
+std::vector<std::string> domains_for(const std::string& hostname) {
+    std::vector<std::string> domains;
+    add_unique(domains, to_lower(hostname));
+    add_unique(domains, "localhost");
+    return domains;
+}
+
+std::string read_whole_file(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec))
+        throw ConfigError(file.string() + ": cannot read the config file: it is a directory");
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    if (!f) throw ConfigError(file.string() + ": cannot read the config file: " + std::strerror(errno));
+    std::string text;
+    char buffer[8192];
+    size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+    bool failed = std::ferror(f) != 0;
+    std::fclose(f);
+    if (failed) throw ConfigError(file.string() + ": cannot read the config file");
+    return text;
+}
+
+// Walks the parsed document and fills a Config, one table at a time.
+class Loader {
+public:
+    explicit Loader(const std::filesystem::path& file) : err_(file.string()), file_(file) {}
+
+    Config load(const toml::table& root) {
+        Config cfg = embedded_default();
+        bool hostname_given = false;
+        bool domains_given = false;
+        for (auto&& [key, node] : root) {
+            const std::string name(key.str());
+            if (name == "hostname") {
+                cfg.hostname = read_domain(node, name);
+                hostname_given = true;
+            } else if (name == "data_dir") {
+                cfg.data_dir = read_path(node, name);
+            } else if (name == "local_domains") {
+                cfg.local_domains = read_domains(node, name);
+                domains_given = true;
+            } else if (name == "postmaster") {
+                cfg.postmaster = read_postmaster(node, name);
+            } else if (name == "io_threads") {
+                cfg.io_threads = static_cast<unsigned>(err_.integer(node, name, 0, 1024));
+            } else if (name == "listeners") {
+                cfg.listeners = read_listeners(node, name);
+            } else if (name == "limits") {
+                read_limits(err_.table(node, name), cfg.limits);
+            } else if (name == "auth") {
+                read_auth(err_.table(node, name), cfg.auth);
+            } else if (name == "tls") {
+                read_tls(err_.table(node, name), cfg.tls);
+            } else {
+                err_.unknown_key(key, "", {"hostname", "data_dir", "local_domains", "postmaster", "io_threads",
+                                           "listeners", "limits", "auth", "tls"});
+            }
+        }
+        if (hostname_given && !domains_given) cfg.local_domains = domains_for(cfg.hostname);
+        return cfg;
+    }
+
+private:
+    std::string read_domain(const toml::node& node, const std::string& key) {
+        std::string value = err_.string(node, key);
+        if (!valid_domain(value))
+            err_.fail(node, key, "expected a host name such as \"mail.example.org\", got " + describe(node));
+        return value;
+    }
+
+    // Relative to the file, not to the working directory, so the server and the CLI agree wherever they run.
+    std::filesystem::path read_path(const toml::node& node, const std::string& key) {
+        std::filesystem::path path = err_.string(node, key);
+        if (path.empty()) err_.fail(node, key, "must not be empty");
+        if (path.is_relative()) path = std::filesystem::absolute(file_).parent_path() / path;
+        return path.lexically_normal();
+    }
+
+    std::vector<std::string> read_domains(const toml::node& node, const std::string& key) {
+        const toml::array* array = node.as_array();
+        if (!array) err_.fail(node, key, "expected an array of domain names, got " + describe(node));
+        std::vector<std::string> domains;
+        for (size_t i = 0; i < array->size(); ++i) {
+            std::string item_key = key + "[" + std::to_string(i) + "]";
+            add_unique(domains, to_lower(read_domain(*array->get(i), item_key)));
+        }
+        return domains;
+    }
+
+    std::string read_postmaster(const toml::node& node, const std::string& key) {
+        std::string value = err_.string(node, key);
+        bool printable = std::all_of(value.begin(), value.end(),
+                                     [](char c) { return static_cast<unsigned char>(c) > ' ' && c != 0x7f; });
+        if (value.empty() || !printable)
+            err_.fail(node, key, "expected a user name such as \"postmaster\", got " + describe(node));
+        return value;
+    }
+
+    std::vector<Listener> read_listeners(const toml::node& node, const std::string& key) {
+        const toml::array* array = node.as_array();
+        if (!array) err_.fail(node, key, "expected [[listeners]] tables, got " + describe(node));
+        if (array->empty()) err_.fail(node, key, "at least one listener is required");
+        std::vector<Listener> listeners;
+        for (size_t i = 0; i < array->size(); ++i) {
+            std::string prefix = key + "[" + std::to_string(i) + "]";
+            Listener listener = read_listener(err_.table(*array->get(i), prefix), prefix);
+            for (const Listener& other : listeners)
+                if (other.host == listener.host && other.port == listener.port)
+                    err_.fail(*array->get(i), prefix + ".address", listener.address + " is listed twice");
+            listeners.push_back(std::move(listener));
+        }
+        return listeners;
+    }
+
+    Listener read_listener(const toml::table& table, const std::string& prefix) {
+        Listener listener;
+        bool has_mode = false;
+        bool has_address = false;
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = prefix + "." + name;
+            if (name == "mode") {
+                std::string mode = err_.string(node, full);
+                if (mode == "mx") listener.mode = ListenerMode::mx;
+                else if (mode == "submission") listener.mode = ListenerMode::submission;
+                else if (mode == "submissions") listener.mode = ListenerMode::submissions;
+                else err_.fail(node, full, "expected \"mx\", \"submission\" or \"submissions\", got " + describe(node));
+                has_mode = true;
+            } else if (name == "address") {
+                if (!parse_listen_address(err_.string(node, full), listener))
+                    err_.fail(node, full,
+                              "expected an IP address and port such as \"127.0.0.1:2525\", \"[::1]:2525\" or "
+                              "\"0.0.0.0:25\", got " + describe(node));
+                has_address = true;
+            } else {
+                err_.unknown_key(key, prefix, {"mode", "address"});
+            }
+        }
+        if (!has_mode) err_.fail(table, prefix + ".mode", "missing; expected \"mx\", \"submission\" or \"submissions\"");
+        if (!has_address) err_.fail(table, prefix + ".address", "missing; expected such as \"127.0.0.1:2525\"");
+        return listener;
+    }
+
+    void read_limits(const toml::table& table, Limits& limits) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "limits." + name;
+            if (name == "max_message_size") limits.max_message_size = read_size(node, full);
+            else if (name == "max_recipients")
+                limits.max_recipients = static_cast<uint32_t>(
+                    err_.integer(node, full, 1, std::numeric_limits<uint32_t>::max()));
+            else if (name == "command_timeout") limits.command_timeout = read_duration(node, full);
+            else if (name == "data_timeout") limits.data_timeout = read_duration(node, full);
+            else if (name == "idle_timeout") limits.idle_timeout = read_duration(node, full);
+            else
+                err_.unknown_key(key, "limits",
+                                 {"max_message_size", "max_recipients", "command_timeout", "data_timeout",
+                                  "idle_timeout"});
+        }
+    }
+
+    uint64_t read_size(const toml::node& node, const std::string& key) {
+        constexpr uint64_t min_size = 1024;
+        std::optional<uint64_t> size;
+        if (auto integer = node.value_exact<int64_t>()) {
+            if (*integer >= 0) size = static_cast<uint64_t>(*integer);
+        } else if (auto text = node.value_exact<std::string>()) {
+            size = parse_size(*text);
+        }
+        if (!size) err_.fail(node, key, "expected a size in octets such as 26214400 or \"25M\", got " + describe(node));
+        if (*size < min_size) err_.fail(node, key, "must be at least 1024 octets, got " + describe(node));
+        return *size;
+    }
+
+    std::chrono::milliseconds read_duration(const toml::node& node, const std::string& key) {
+        std::optional<std::chrono::milliseconds> duration;
+        if (auto text = node.value_exact<std::string>()) duration = parse_duration(*text);
+        if (!duration) err_.fail(node, key, "expected a duration such as \"30s\" or \"5m\", got " + describe(node));
+        if (duration->count() <= 0) err_.fail(node, key, "must be longer than zero, got " + describe(node));
+        return *duration;
+    }
+
+    void read_auth(const toml::table& table, Auth& auth) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "auth." + name;
+            // Bounds: libsodium's argon2id minimum, and a ceiling that keeps a typo from stalling every login.
+            if (name == "argon2_ops") auth.argon2_ops = static_cast<uint64_t>(err_.integer(node, full, 1, 64));
+            else if (name == "argon2_mem_kib")
+                auth.argon2_mem_kib = static_cast<uint64_t>(err_.integer(node, full, 8, 4 * 1024 * 1024));
+            else if (name == "failure_delay") auth.failure_delay = read_failure_delay(node, full);
+            else err_.unknown_key(key, "auth", {"argon2_ops", "argon2_mem_kib", "failure_delay"});
+        }
+    }
+
+    std::chrono::milliseconds read_failure_delay(const toml::node& node, const std::string& key) {
+        std::optional<std::chrono::milliseconds> delay;
+        if (auto text = node.value_exact<std::string>()) delay = parse_duration(*text);
+        if (!delay) err_.fail(node, key, "expected a duration such as \"1s\" or \"0s\", got " + describe(node));
+        // Longer would run into the client's own timeouts and hold connections open for nothing.
+        if (*delay > std::chrono::minutes(1)) err_.fail(node, key, "must be at most 1m, got " + describe(node));
+        return *delay;
+    }
+
+    void read_tls(const toml::table& table, Tls& tls) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "tls." + name;
+            if (name == "cert" || name == "key") {
+                std::filesystem::path path = read_path(node, full);
+                // Checked here so check-config catches it, rather than the server finding out at its first TLS client.
+                std::error_code ec;
+                if (!std::filesystem::is_regular_file(path, ec))
+                    err_.fail(node, full, "no such file: " + path.string());
+                (name == "cert" ? tls.cert : tls.key) = path;
+            } else {
+                err_.unknown_key(key, "tls", {"cert", "key"});
+            }
+        }
+        if (tls.cert.empty() != tls.key.empty())
+            err_.fail(table, tls.cert.empty() ? "tls.cert" : "tls.key",
+                      "missing; give both tls.cert and tls.key, or neither for a self-signed certificate");
+    }
+
+    ErrorReporter err_;
+    std::filesystem::path file_;
+};
+
+}  // namespace
+
+Config embedded_default() {
+    Config cfg;
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') cfg.hostname = name;
+    else cfg.hostname = "localhost";
+    cfg.data_dir = "var";
+    cfg.local_domains = domains_for(cfg.hostname);
+    cfg.listeners = {
+        {ListenerMode::mx, "127.0.0.1:2525", "127.0.0.1", 2525},
+        {ListenerMode::submission, "127.0.0.1:2587", "127.0.0.1", 2587},
+        {ListenerMode::submissions, "127.0.0.1:2465", "127.0.0.1", 2465},
+    };
+    return cfg;
+}
+
+Config load_file(const std::filesystem::path& file) {
+    std::string text = read_whole_file(file);
+    toml::table root;
+    try {
+        root = toml::parse(text, file.string());
+    } catch (const toml::parse_error& e) {
+        throw ConfigError(file.string() + ":" + std::to_string(e.source().begin.line) +
+                          ": syntax error: " + std::string(e.description()));
+    }
+    return Loader(file).load(root);
+}
+
+}  // namespace postern::config
