@@ -137,7 +137,8 @@ class Postern:
         self.cli("user", "del", name, check=True)
 
     def list_users(self) -> list[str]:
-        return [line for line in self.cli("user", "list", check=True).stdout.splitlines() if line.strip()]
+        """The user names `postern user list` prints, one per line (first field of each line)."""
+        return [line.split()[0] for line in self.cli("user", "list", check=True).stdout.splitlines() if line.strip()]
 
     # -- process
     def start(self) -> "Postern":

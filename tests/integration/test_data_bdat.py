@@ -284,13 +284,13 @@ def test_bdat_then_new_transaction(server):
 
 
 def test_bdat_over_size_limit(server):
-    part = b"Subject: big\r\n\r\n" + b"w" * 5982 + b"\r\n"
+    part = b"Subject: big\r\n\r\n" + (b"w" * 98 + b"\r\n") * 59 + b"w" * 82 + b"\r\n"
     assert len(part) == 6000
     with server.connect() as c:
         open_transaction(c)
         c.send(b"BDAT 6000\r\n" + part)
         assert_reply(c.reply(), 250, "2.0.0")
-        c.send(b"BDAT 6000 LAST\r\n" + b"v" * 5998 + b"\r\n")
+        c.send(b"BDAT 6000 LAST\r\n" + (b"v" * 98 + b"\r\n") * 60)
         assert_reply(c.reply(), 552, "5.3.4")
         assert_reply(c.cmd("NOOP"), 250, "2.0.0")
         assert_reply(c.cmd("RCPT TO:<alice@test.example>"), 503, "5.5.1")

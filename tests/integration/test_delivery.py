@@ -69,6 +69,9 @@ def test_maildir_layout(server):
         assert (md / sub).is_dir(), f"Maildir/{sub} missing"
     assert server.maildir_files("alice", "tmp") == []
     assert ":2," not in f.name, f"a file in new/ carries no info suffix: {f.name}"
+    m = re.search(r",S=([0-9]+)", f.name)
+    if m:  # Dovecot-style size in the name must be the real size
+        assert int(m.group(1)) == f.stat().st_size, f.name
     assert not f.name.startswith(".")
 
 
@@ -268,3 +271,33 @@ def test_messages_survive_restart_order(make_server):
     files = srv.wait_for_maildir("alice", 2)
     assert sorted(parse_delivered(f.read_bytes()).message for f in files) == [
         b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n"]
+
+
+@pytest.mark.parametrize("how", ["data", "bdat"])
+def test_client_vanishing_mid_message_delivers_nothing(server, how):
+    """A connection that drops before the end of the message: nothing delivered, nothing left in the spool."""
+    c = server.connect()
+    try:
+        assert c.cmd("EHLO client.test.invalid").code == 250
+        assert_reply(c.cmd("MAIL FROM:<a@remote.example>"), 250, "2.1.0")
+        assert_reply(c.cmd("RCPT TO:<alice@test.example>"), 250, "2.1.5")
+        if how == "data":
+            assert_reply(c.cmd("DATA"), 354)
+            c.send(b"Subject: cut\r\n\r\nhalf a message\r\n")
+        else:
+            c.send(b"BDAT 10\r\n0123456789")
+            assert_reply(c.reply(), 250, "2.0.0")
+            c.send(b"BDAT 100 LAST\r\nonly some")
+        time.sleep(0.1)
+    finally:
+        c.close()
+    # a later message on a new connection is delivered; the cut one never is
+    client = server.smtplib()
+    try:
+        client.sendmail("a@remote.example", ["postmaster@test.example"], b"Subject: after\r\n\r\nok\r\n")
+    finally:
+        client.quit()
+    server.wait_for_maildir("postmaster", 1)
+    time.sleep(0.3)
+    assert server.all_delivered().keys() == {"postmaster"}
+    wait_spool_empty(server)

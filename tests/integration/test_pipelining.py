@@ -135,3 +135,34 @@ def test_smtplib_pipelined_many_recipients(server):
         client.quit()
     server.wait_for_maildir("alice", 1)
     server.wait_for_maildir("bob", 1)
+
+
+def test_commands_after_an_over_long_line_in_the_same_write(server):
+    """500 5.5.2 for the long line, then the commands that came with it in the same write are answered
+    at once (not only when more input arrives)."""
+    with server.connect() as c:
+        assert c.cmd("EHLO client.test.invalid").code == 250
+        c.send(b"NOOP " + b"y" * 3000 + b"\r\nNOOP\r\nMAIL FROM:<a@remote.example>\r\n")
+        assert_reply(c.reply(), 500, "5.5.2")
+        assert_reply(c.reply(), 250, "2.0.0")
+        assert_reply(c.reply(), 250, "2.1.0")
+
+
+def test_commands_after_rejected_message_in_the_same_write(server):
+    big = (b"x" * 98 + b"\r\n") * 120  # over max_message_size
+    with server.connect() as c:
+        c.send(b"EHLO client.test.invalid\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\n"
+               b"DATA\r\n" + big + b".\r\nNOOP\r\n"
+               b"MAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\n"
+               b"BDAT 6000\r\n" + big[:6000] + b"BDAT 6000 LAST\r\n" + big[:6000] + b"NOOP\r\n")
+        r = c.replies(11)
+        assert [x.code for x in r] == [250, 250, 250, 354, 552, 250, 250, 250, 250, 552, 250], [str(x) for x in r]
+        assert c.nothing_pending() == b""
+
+
+def test_nothing_after_quit_is_executed(server):
+    with server.connect() as c:
+        assert c.cmd("EHLO client.test.invalid").code == 250
+        c.send(b"QUIT\r\nMAIL FROM:<a@remote.example>\r\nNOOP\r\n")
+        assert_reply(c.reply(), 221, "2.0.0")
+        assert c.expect_closed() == b""
