@@ -8,9 +8,11 @@
 #include <asio/experimental/as_tuple.hpp>
 
 #include <ctime>
+#include <tuple>
 
 #include "observe/log.hpp"
 #include "server/spool_await.hpp"
+#include "server/tls_context.hpp"
 #include "server/trace.hpp"
 
 namespace postern::server {
@@ -45,12 +47,19 @@ void ConnectionRegistry::shutdown_all(bool force) {
 
 namespace {
 
-smtp::SessionSettings session_settings(const config::Config& cfg) {
+smtp::SessionSettings session_settings(const ServerContext& ctx, const config::Listener& listener) {
+    const auto& cfg = ctx.cfg;
     smtp::SessionSettings s;
     s.hostname = cfg.hostname;
     s.local_domains = cfg.local_domains;
     s.max_message_size = cfg.limits.max_message_size;
     s.max_recipients = cfg.limits.max_recipients;
+    s.tls_available = ctx.tls != nullptr;
+    s.implicit_tls = listener.mode == config::ListenerMode::submissions;
+    s.auth_enabled = true;
+    s.auth_requires_tls = true;  // passwords never cross the network in the clear
+    s.require_auth = listener.mode != config::ListenerMode::mx;
+    s.auth_mechanisms = auth::mechanism_names();
     return s;
 }
 
@@ -61,7 +70,8 @@ Connection::Connection(ServerContext& ctx, asio::ip::tcp::socket socket, const c
       socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       listener_(listener),
-      session_(session_settings(ctx.cfg)) {
+      session_(session_settings(ctx, listener)),
+      buffer_(4096) {
     std::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     if (!ec) {
@@ -98,8 +108,102 @@ void Connection::arm_timer(std::chrono::milliseconds timeout) {
 asio::awaitable<void> Connection::write_output() {
     if (!session_.has_output()) co_return;
     auto out = session_.take_output();
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), as_tuple(use_awaitable));
-    if (ec) session_.close_with(smtp::ReplyId::shutting_down), socket_.close();
+    std::error_code ec;
+    if (tls_) {
+        std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(out), as_tuple(use_awaitable));
+    } else {
+        std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(out), as_tuple(use_awaitable));
+    }
+    if (ec) socket_.close(ec);  // the client is gone; run() sees the closed socket
+}
+
+asio::awaitable<size_t> Connection::read_some(std::error_code& ec) {
+    size_t n = 0;
+    if (tls_) {
+        std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer_), as_tuple(use_awaitable));
+    } else {
+        std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer_), as_tuple(use_awaitable));
+    }
+    co_return n;
+}
+
+// The TLS handshake, under the command timeout. False when it failed: the connection is then closed.
+asio::awaitable<bool> Connection::handshake() {
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *ctx_.tls);
+    arm_timer(ctx_.cfg.limits.command_timeout);
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+    timer_.cancel();
+    if (ec) {
+        observe::info("tls handshake failed client={} error=\"{}\"", client_ip_, ec.message());
+        co_return false;
+    }
+    tls_description_ = describe_tls(tls_->native_handle());
+    observe::debug("tls client={} {}", client_ip_, tls_description_);
+    co_return true;
+}
+
+std::string Connection::protocol_name() const {
+    // RFC 3848 and RFC 6531 names: ESMTP + S for TLS + A for AUTH; UTF8SMTP... for SMTPUTF8 messages.
+    const auto& facts = session_.facts();
+    std::string name = !facts.esmtp ? "SMTP" : "ESMTP";
+    if (facts.esmtp) {
+        if (facts.tls) name += "S";
+        if (!facts.auth_user.empty()) name += "A";
+    }
+    return name;
+}
+
+asio::awaitable<void> Connection::auth_step() {
+    const auto& effect = session_.pending_effect();
+    if (effect.auth_first) sasl_ = auth::make_mechanism(effect.auth_mechanism, ctx_.accounts);
+    std::string mechanism(effect.auth_mechanism);
+    auto data = effect.auth_data;
+    auto* sasl = sasl_.get();
+    auto outcome = co_await asio::co_spawn(
+        ctx_.auth_pool,
+        [sasl, data = std::move(data)]() -> asio::awaitable<auth::SaslOutcome> {
+            std::optional<std::string_view> view;
+            if (data) view = *data;
+            co_return sasl->step(view);
+        },
+        use_awaitable);
+
+    using Kind = smtp::AuthStepResult::Kind;
+    smtp::AuthStepResult result;
+    switch (outcome.kind) {
+    case auth::SaslOutcome::Kind::challenge:
+        result.kind = Kind::challenge;
+        result.data = std::move(outcome.data);
+        break;
+    case auth::SaslOutcome::Kind::success:
+        result.kind = Kind::success;
+        result.data = std::move(outcome.data);
+        result.user = outcome.user;
+        try {
+            result.addresses = ctx_.accounts.addresses_of(outcome.user, ctx_.cfg.local_domains);
+        } catch (const std::exception& e) {
+            observe::error("auth address lookup failed user={} error=\"{}\"", outcome.user, e.what());
+            result = {};
+            result.kind = Kind::temporary_failure;
+        }
+        observe::info("auth ok client={} user={} mechanism={}", client_ip_, outcome.user, mechanism);
+        break;
+    case auth::SaslOutcome::Kind::failure:
+    case auth::SaslOutcome::Kind::malformed:
+        result.kind = outcome.kind == auth::SaslOutcome::Kind::failure ? Kind::failure : Kind::malformed;
+        observe::info("auth failed client={} user={} mechanism={} reason=\"{}\"", client_ip_, outcome.user, mechanism,
+                      outcome.log_reason);
+        // A failed attempt is answered late, so guessing is slow; the timer does not block the thread.
+        timer_.expires_after(ctx_.cfg.auth.failure_delay);
+        co_await timer_.async_wait(as_tuple(use_awaitable));
+        break;
+    case auth::SaslOutcome::Kind::temporary_failure:
+        result.kind = Kind::temporary_failure;
+        observe::warn("auth unavailable client={} user={} reason=\"{}\"", client_ip_, outcome.user, outcome.log_reason);
+        break;
+    }
+    if (result.kind != Kind::challenge) sasl_.reset();
+    session_.auth_result(std::move(result));
 }
 
 asio::awaitable<void> Connection::store_message() {
@@ -115,7 +219,8 @@ asio::awaitable<void> Connection::store_message() {
     for (const auto& r : env.recipients) q.recipients.push_back({r.address.str(), r.user});
 
     const auto& facts = session_.facts();
-    std::string protocol = env.smtputf8 ? "UTF8SMTP" : (facts.esmtp ? "ESMTP" : "SMTP");
+    auto protocol = protocol_name();
+    if (env.smtputf8) protocol = "UTF8" + protocol.substr(protocol.starts_with("E") ? 1 : 0);
     std::string single = q.recipients.size() == 1 ? q.recipients.front().address : std::string{};
     auto trace = received_header({.helo = facts.helo,
                                   .client_ip = client_ip_,
@@ -123,8 +228,8 @@ asio::awaitable<void> Connection::store_message() {
                                   .protocol = protocol,
                                   .queue_id = q.id,
                                   .single_recipient = single,
-                                  .tls = {},
-                                  .auth_user = {},
+                                  .tls = tls_description_,
+                                  .auth_user = facts.auth_user,
                                   .when = q.arrived});
     entry->message.reserve(trace.size() + effect.message->size());
     entry->message.append(trace).append(*effect.message);
@@ -145,18 +250,39 @@ asio::awaitable<void> Connection::run() {
     auto self = shared_from_this();
     observe::info("connect client={} listener={} mode={}", client_ip_, listener_.address,
                   config::mode_name(listener_.mode));
-    std::vector<char> buffer(4096);
+    if (listener_.mode == config::ListenerMode::submissions && !(ctx_.tls && co_await handshake())) {
+        ctx_.registry.remove(this);
+        co_return;
+    }
     session_.start();
     while (true) {
         auto action = session_.advance();
         if (action == smtp::Action::effect) {
             const auto& effect = session_.pending_effect();
-            if (effect.kind == smtp::EffectKind::lookup_recipient) {
+            switch (effect.kind) {
+            case smtp::EffectKind::lookup_recipient:
                 session_.recipient_result(ctx_.recipients.resolve(*effect.recipient));
-            } else {
-                co_await write_output();  // replies before the message, so the client is not kept waiting
+                break;
+            case smtp::EffectKind::store_message:
+                co_await write_output();  // earlier replies first: the client is not kept waiting for them
                 co_await store_message();
+                break;
+            case smtp::EffectKind::auth_step:
+                co_await write_output();
+                co_await auth_step();
+                break;
+            case smtp::EffectKind::start_tls:
+                co_await write_output();  // "220 2.0.0 Ready to start TLS" goes out in the clear
+                if (!socket_.is_open() || !co_await handshake()) {
+                    socket_.close();
+                    break;
+                }
+                session_.tls_started();
+                break;
+            case smtp::EffectKind::none:
+                break;
             }
+            if (!socket_.is_open()) break;
             continue;
         }
         co_await write_output();
@@ -168,7 +294,8 @@ asio::awaitable<void> Connection::run() {
         }
         arm_timer(read_timeout());
         reading_ = true;
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
+        std::error_code ec;
+        auto n = co_await read_some(ec);
         reading_ = false;
         timer_.cancel();
         if (timed_out_) {
@@ -178,7 +305,7 @@ asio::awaitable<void> Connection::run() {
         }
         if (ec == asio::error::operation_aborted && shutdown_requested_) continue;
         if (ec) break;  // the client went away
-        session_.feed(std::string_view(buffer.data(), n));
+        session_.feed(std::string_view(buffer_.data(), n));
     }
     std::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);

@@ -4,7 +4,9 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <atomic>
 #include <memory>
@@ -13,6 +15,7 @@
 #include <unordered_set>
 
 #include "auth/account_store.hpp"
+#include "auth/sasl.hpp"
 #include "config/config.hpp"
 #include "queue/spool.hpp"
 #include "server/recipients.hpp"
@@ -42,6 +45,8 @@ struct ServerContext {
     queue::Spool& spool;
     ConnectionRegistry& registry;
     RecipientResolver& recipients;
+    asio::thread_pool& auth_pool;                  // password hashing runs here, never on an I/O thread
+    std::shared_ptr<asio::ssl::context> tls;      // null when TLS is not available
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -55,16 +60,24 @@ public:
 
 private:
     asio::awaitable<void> write_output();
+    asio::awaitable<size_t> read_some(std::error_code& ec);
+    asio::awaitable<bool> handshake();
     asio::awaitable<void> store_message();
+    asio::awaitable<void> auth_step();
+    std::string protocol_name() const;
     std::chrono::milliseconds read_timeout() const;
     void arm_timer(std::chrono::milliseconds timeout);
 
     ServerContext& ctx_;
     asio::ip::tcp::socket socket_;
+    std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;  // set once TLS is on
+    std::string tls_description_;
     asio::steady_timer timer_;
     const config::Listener& listener_;
     smtp::Session session_;
     std::string client_ip_;
+    std::vector<char> buffer_;
+    std::unique_ptr<auth::SaslMechanism> sasl_;
     bool timed_out_ = false;
     std::atomic<bool> shutdown_requested_{false};
     bool shutdown_forced_ = false;

@@ -21,6 +21,7 @@
 #include "server/connection.hpp"
 #include "server/io_pool.hpp"
 #include "server/recipients.hpp"
+#include "server/tls_context.hpp"
 
 namespace postern::server {
 
@@ -90,10 +91,21 @@ int run_server(const config::Config& cfg) {
     runner.start();
     spool.start();
 
+    std::shared_ptr<asio::ssl::context> tls;
+    try {
+        TlsFiles files{cfg.tls.cert, cfg.tls.key};
+        if (files.cert.empty()) files = ensure_self_signed(cfg.data_dir / "tls", cfg.hostname);
+        tls = make_tls_context(files);
+    } catch (const std::exception& e) {
+        // Without TLS, STARTTLS gets 454 and AUTH stays closed; implicit-TLS listeners cannot serve at all.
+        observe::error("tls unavailable: {}", e.what());
+    }
+
     IoPool pool(cfg.io_threads);
+    asio::thread_pool auth_pool(std::max(2u, std::thread::hardware_concurrency()));
     ConnectionRegistry registry;
     RecipientResolver recipients(accounts, cfg.postmaster);
-    ServerContext ctx{cfg, accounts, spool, registry, recipients};
+    ServerContext ctx{cfg, accounts, spool, registry, recipients, auth_pool, tls};
 
     std::list<tcp::acceptor> acceptors;
     for (const auto& l : cfg.listeners) {
@@ -141,6 +153,7 @@ int run_server(const config::Config& cfg) {
     observe::info("postern {} started hostname={} data_dir={}", POSTERN_VERSION, cfg.hostname, cfg.data_dir.string());
     pool.run();
     pool.join();
+    auth_pool.join();
     spool.stop();   // commits anything still in flight (its sessions have been answered by now)
     runner.stop();  // delivers what is ready; the rest stays in the spool for the next start
     observe::info("stopped");

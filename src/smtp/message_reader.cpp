@@ -51,7 +51,7 @@ size_t MessageReader::feed_dot_stuffed(std::string_view input) {
         }
         case State::line_start:
             if (c == '.') {
-                line_octets_ = 1;
+                line_octets_ = 0;  // RFC 5321 §4.5.3.1.6: the stuffing dot does not count toward the limit
                 state_ = State::dot;
             } else {
                 line_octets_ = 0;

@@ -42,7 +42,7 @@ private:
     std::string& body_;
     uint64_t max_size_;
     State state_ = State::line_start;
-    size_t line_octets_ = 0;  // octets on the current line as sent (a stuffing dot counts)
+    size_t line_octets_ = 0;  // octets on the current line, the stuffing dot not counted
     uint64_t size_ = 0;
     MessageFault fault_ = MessageFault::none;
     bool done_ = false;

@@ -48,6 +48,24 @@ enum class ReplyId : uint16_t {
     message_too_big,     // 552 5.3.4
     bare_line_ending,    // 554 5.6.0
     text_line_too_long,  // 554 5.6.0
+    // STARTTLS (RFC 3207) and AUTH (RFC 4954)
+    starttls_ready,      // 220 2.0.0
+    tls_not_available,   // 454 4.7.0
+    tls_already_active,  // 503 5.5.1
+    auth_challenge,      // 334 <base64>
+    auth_ok,             // 235 2.7.0
+    auth_failed,         // 535 5.7.8
+    auth_needs_tls,      // 538 5.7.11
+    auth_required,       // 530 5.7.0
+    auth_unavailable,    // 454 4.7.0
+    auth_unknown_mechanism,  // 504 5.5.4
+    auth_bad_base64,     // 501 5.5.2
+    auth_cancelled,      // 501 5.0.0
+    auth_line_too_long,  // 500 5.5.6
+    already_authenticated,  // 503 5.5.1
+    auth_in_transaction, // 503 5.5.1
+    auth_not_offered,    // 503 5.5.1
+    sender_not_owned,    // 553 5.7.1
     // Server side
     local_error,         // 451 4.3.0
     recipient_lookup_failed,  // 451 4.3.0

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <utility>
 
+#include "smtp/base64.hpp"
 #include "smtp/command.hpp"
 
 namespace postern::smtp {
@@ -30,10 +31,19 @@ std::optional<uint64_t> parse_decimal(std::string_view s, size_t max_digits) {
     return v;
 }
 
+// RFC 1870 size-value = 1*20DIGIT: twenty nines overflow 64 bits but are valid, and simply too big.
+std::optional<uint64_t> parse_size(std::string_view s) {
+    if (s.empty() || s.size() > 20 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    auto v = parse_decimal(s, 20);
+    return v ? v : std::optional<uint64_t>(UINT64_MAX);
+}
+
 }  // namespace
 
 Session::Session(SessionSettings settings) : settings_(std::move(settings)) {
     size_text_ = std::to_string(settings_.max_message_size);
+    facts_.tls = settings_.implicit_tls;
 }
 
 void Session::start() { reply(greeting, {settings_.hostname}); }
@@ -92,10 +102,14 @@ Action Session::advance() {
             advance_bdat();
             if (phase_ == Phase::bdat) return Action::need_input;
             break;
-        case Phase::command: {
+        case Phase::command:
+        case Phase::auth_line: {
             std::string_view line;
-            if (!next_line(line)) return Action::need_input;
-            dispatch(line);
+            bool auth = phase_ == Phase::auth_line;
+            auto got = auth ? next_line(line, settings_.max_auth_line, auth_line_too_long)
+                            : next_line(line, settings_.max_command_line, line_too_long);
+            if (got == LineStatus::need_input) return Action::need_input;
+            if (got == LineStatus::line) auth ? auth_response(line) : dispatch(line);
             break;
         }
         }
@@ -104,37 +118,47 @@ Action Session::advance() {
 
 // Takes the next complete command line out of the input. A line longer than the limit is dropped up to its end
 // and answered with 500 5.5.2, without ever holding more than the limit in memory.
-bool Session::next_line(std::string_view& line) {
-    while (true) {
+Session::LineStatus Session::next_line(std::string_view& line, size_t limit, ReplyId too_long) {
+    {
         std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
         auto lf = avail.find('\n');
         if (discarding_long_line_) {
             if (lf == std::string_view::npos) {
                 in_pos_ = in_.size();
-                return false;
+                return LineStatus::need_input;
             }
             in_pos_ += lf + 1;
             discarding_long_line_ = false;
-            error(line_too_long);
-            return false;  // back to advance(), which looks at the phase again
+            long_line(too_long);
+            return LineStatus::replied;  // advance() looks at the phase again
         }
         if (lf == std::string_view::npos) {
-            if (avail.size() >= settings_.max_command_line) {
+            if (avail.size() >= limit) {
                 discarding_long_line_ = true;
                 in_pos_ = in_.size();
             }
-            return false;
+            return LineStatus::need_input;
         }
-        if (lf + 1 > settings_.max_command_line) {
+        if (lf + 1 > limit) {
             in_pos_ += lf + 1;
-            error(line_too_long);
-            continue;
+            long_line(too_long);
+            return LineStatus::replied;
         }
         line = avail.substr(0, lf);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         in_pos_ += lf + 1;
-        return true;
+        return LineStatus::line;
     }
+}
+
+// An over-long SASL response also ends the exchange (RFC 4954 §4: 500 5.5.6).
+void Session::long_line(ReplyId too_long) {
+    if (phase_ == Phase::auth_line) {
+        phase_ = Phase::command;
+        auth_mechanism_.clear();
+        auth_final_pending_ = false;
+    }
+    error(too_long);
 }
 
 void Session::dispatch(std::string_view line) {
@@ -151,9 +175,9 @@ void Session::dispatch(std::string_view line) {
     case Verb::vrfy: return cmd_vrfy(cmd.arg);
     case Verb::help: return reply(help);
     case Verb::quit: return cmd_quit(cmd.arg);
-    case Verb::expn:
-    case Verb::auth:
-    case Verb::starttls: return error(not_implemented);
+    case Verb::starttls: return cmd_starttls(cmd.arg);
+    case Verb::auth: return cmd_auth(cmd.arg);
+    case Verb::expn: return error(not_implemented);
     case Verb::unknown: return error(unknown_command);
     }
 }
@@ -165,16 +189,22 @@ void Session::cmd_helo(std::string_view arg, bool extended) {
     facts_.helo = std::string(arg);
     facts_.esmtp = extended;
     if (!extended) return reply(helo_ok, {settings_.hostname});
-    std::array<std::string, 6> keywords{
-        "PIPELINING",          "SIZE " + size_text_, "8BITMIME", "SMTPUTF8",
-        "ENHANCEDSTATUSCODES", "CHUNKING",
+    std::vector<std::string> keywords{
+        "PIPELINING", "SIZE " + size_text_, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING",
     };
+    if (settings_.tls_available && !facts_.tls) keywords.push_back("STARTTLS");
+    if (auth_offered() && facts_.auth_user.empty() && !settings_.auth_mechanisms.empty()) {
+        std::string auth = "AUTH";
+        for (const auto& m : settings_.auth_mechanisms) auth.append(" ").append(m);
+        keywords.push_back(std::move(auth));
+    }
     render_multiline(out_, ehlo_first_line, {settings_.hostname, facts_.helo}, keywords);
 }
 
 void Session::cmd_mail(std::string_view arg, bool missing_prefix) {
     if (facts_.helo.empty()) return error(need_helo);
     if (mail_given_) return error(nested_mail);
+    if (settings_.require_auth && facts_.auth_user.empty()) return error(auth_required);
     if (missing_prefix) return error(syntax_error);
     auto path = parse_path(arg, PathKind::reverse, true);
     if (path.error != PathError::none) return error(bad_sender_syntax);
@@ -186,7 +216,7 @@ void Session::cmd_mail(std::string_view arg, bool missing_prefix) {
     for (const auto& p : *params) {
         auto dup = [&](bool& seen) { return std::exchange(seen, true); };
         if (iequals(p.keyword, "SIZE")) {
-            auto v = p.has_value ? parse_decimal(p.value, 20) : std::nullopt;
+            auto v = p.has_value ? parse_size(p.value) : std::nullopt;
             if (dup(seen_size) || !v) return error(bad_parameter_value, {"SIZE"});
             if (*v > settings_.max_message_size) return error(message_too_big, {size_text_});
             env.declared_size = *v;
@@ -206,6 +236,9 @@ void Session::cmd_mail(std::string_view arg, bool missing_prefix) {
         }
     }
     if (path.mailbox.is_utf8() && !env.smtputf8) return error(utf8_needs_smtputf8);
+    // An authenticated user sends only as an address it owns; the null path is for bounces, not users.
+    if (!facts_.auth_user.empty() && !sender_owned(path.mailbox))
+        return error(sender_not_owned, {path.mailbox.str(), facts_.auth_user});
 
     env.sender = std::move(path.mailbox);
     envelope_ = std::move(env);
@@ -225,10 +258,20 @@ void Session::cmd_rcpt(std::string_view arg, bool missing_prefix) {
     rcpt_attempted_ = true;
     if (envelope_.recipients.size() >= settings_.max_recipients) return error(too_many_recipients);
     const auto& domain = path.mailbox.domain;
-    if (!domain.empty() && !is_local_domain(domain)) return error(relay_denied, {domain});
+    if (!domain.empty() && !is_local_domain(domain)) {
+        if (facts_.auth_user.empty()) return error(relay_denied, {domain});
+        // Authenticated: any domain; queued for outbound delivery (no local account).
+        bool duplicate = std::any_of(envelope_.recipients.begin(), envelope_.recipients.end(), [&](const Recipient& r) {
+            return r.user.empty() && r.address.local == path.mailbox.local && r.address.domain == domain;
+        });
+        if (!duplicate) envelope_.recipients.push_back({std::move(path.mailbox), {}});
+        return reply(recipient_ok);
+    }
 
     lookup_address_ = std::move(path.mailbox);
-    effect_ = Effect{.kind = EffectKind::lookup_recipient, .recipient = &lookup_address_};
+    effect_ = Effect{};
+    effect_.kind = EffectKind::lookup_recipient;
+    effect_.recipient = &lookup_address_;
     phase_ = Phase::effect;
 }
 
@@ -331,7 +374,10 @@ void Session::finish_message() {
         reset_transaction();
         return message_fault_reply(fault);
     }
-    effect_ = Effect{.kind = EffectKind::store_message, .envelope = &envelope_, .message = &message_};
+    effect_ = Effect{};
+    effect_.kind = EffectKind::store_message;
+    effect_.envelope = &envelope_;
+    effect_.message = &message_;
     phase_ = Phase::effect;
 }
 
@@ -358,6 +404,140 @@ void Session::cmd_quit(std::string_view arg) {
     if (!arg.empty()) return error(syntax_error);
     reply(quit, {settings_.hostname});
     phase_ = Phase::closed;
+}
+
+bool Session::auth_offered() const {
+    return settings_.auth_enabled && (facts_.tls || !settings_.auth_requires_tls);
+}
+
+bool Session::sender_owned(const Mailbox& sender) const {
+    if (sender.is_null()) return false;
+    auto local = ascii_lower(sender.local);
+    auto plus = local.find('+');  // alice+tag@example.org belongs to whoever owns alice@example.org
+    auto address = (plus != std::string::npos && plus > 0 ? local.substr(0, plus) : local) + "@" + sender.domain;
+    auto full = local + "@" + sender.domain;
+    return std::any_of(owned_addresses_.begin(), owned_addresses_.end(),
+                       [&](const std::string& a) { return a == address || a == full; });
+}
+
+void Session::cmd_starttls(std::string_view arg) {
+    if (!arg.empty()) return error(syntax_error);
+    if (facts_.tls) return error(tls_already_active);
+    if (!settings_.tls_available) return error(tls_not_available);
+    reply(starttls_ready);
+    // Whatever the client pipelined after STARTTLS came in cleartext and is dropped, never executed after the
+    // upgrade (the CVE-2011-0411 class of injection).
+    in_.clear();
+    in_pos_ = 0;
+    effect_ = Effect{};
+    effect_.kind = EffectKind::start_tls;
+    phase_ = Phase::effect;
+}
+
+void Session::tls_started() {
+    effect_ = {};
+    phase_ = Phase::command;
+    in_.clear();
+    in_pos_ = 0;
+    reset_transaction();
+    // RFC 3207 §4.2: discard all knowledge obtained from the client, EHLO again.
+    facts_ = SessionFacts{};
+    facts_.tls = true;
+}
+
+void Session::cmd_auth(std::string_view arg) {
+    if (facts_.helo.empty() || !facts_.esmtp) return error(need_helo);
+    if (!settings_.auth_enabled) return error(auth_not_offered);
+    if (!facts_.auth_user.empty()) return error(already_authenticated);
+    if (mail_given_) return error(auth_in_transaction);
+    if (!auth_offered()) return error(auth_needs_tls);
+    auto space = arg.find(' ');
+    auto mechanism = ascii_lower(arg.substr(0, space));
+    for (auto& c : mechanism) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    if (mechanism.empty()) return error(syntax_error);
+    if (std::find(settings_.auth_mechanisms.begin(), settings_.auth_mechanisms.end(), mechanism) ==
+        settings_.auth_mechanisms.end())
+        return error(auth_unknown_mechanism);
+    auth_mechanism_ = std::move(mechanism);
+    std::optional<std::string> initial;
+    if (space != std::string_view::npos) {
+        auto text = arg.substr(space + 1);
+        if (text == "=") {
+            initial = std::string{};  // RFC 4954 §4: "=" is an empty initial response
+        } else {
+            initial = base64_decode(text);
+            if (!initial) {
+                auth_mechanism_.clear();
+                return error(auth_bad_base64);
+            }
+        }
+    }
+    request_auth_step(std::move(initial), true);
+}
+
+void Session::request_auth_step(std::optional<std::string> data, bool first) {
+    effect_ = Effect{};
+    effect_.kind = EffectKind::auth_step;
+    effect_.auth_mechanism = auth_mechanism_;
+    effect_.auth_first = first;
+    effect_.auth_data = std::move(data);
+    phase_ = Phase::effect;
+}
+
+void Session::auth_response(std::string_view line) {
+    phase_ = Phase::command;
+    if (line == "*") {
+        auth_mechanism_.clear();
+        auth_final_pending_ = false;
+        return error(auth_cancelled);
+    }
+    if (auth_final_pending_) {
+        // The client acknowledges the server's final data with an empty response; then 235.
+        auth_final_pending_ = false;
+        auth_mechanism_.clear();
+        if (!line.empty()) return error(auth_failed);
+        facts_.auth_user = std::move(auth_success_.user);
+        owned_addresses_ = std::move(auth_success_.addresses);
+        return reply(auth_ok);
+    }
+    auto decoded = base64_decode(line);
+    if (!decoded) {
+        auth_mechanism_.clear();
+        return error(auth_bad_base64);
+    }
+    request_auth_step(std::move(decoded), false);
+}
+
+void Session::auth_result(AuthStepResult result) {
+    effect_ = {};
+    phase_ = Phase::command;
+    using Kind = AuthStepResult::Kind;
+    switch (result.kind) {
+    case Kind::challenge:
+        phase_ = Phase::auth_line;
+        return reply(auth_challenge, {base64_encode(result.data)});
+    case Kind::success:
+        if (!result.data.empty()) {
+            auth_final_pending_ = true;
+            phase_ = Phase::auth_line;
+            auto data = base64_encode(result.data);
+            auth_success_ = std::move(result);
+            return reply(auth_challenge, {data});
+        }
+        auth_mechanism_.clear();
+        facts_.auth_user = std::move(result.user);
+        owned_addresses_ = std::move(result.addresses);
+        return reply(auth_ok);
+    case Kind::failure:
+        auth_mechanism_.clear();
+        return error(auth_failed);
+    case Kind::temporary_failure:
+        auth_mechanism_.clear();
+        return error(auth_unavailable);
+    case Kind::malformed:
+        auth_mechanism_.clear();
+        return error(auth_bad_base64);
+    }
 }
 
 }  // namespace postern::smtp

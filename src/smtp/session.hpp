@@ -26,6 +26,14 @@ struct SessionSettings {
     uint64_t max_message_size = 25 * 1024 * 1024;
     uint32_t max_recipients = 100;
     size_t max_command_line = 2048;  // octets including CRLF
+    size_t max_auth_line = 12288;    // RFC 4954 §4: a SASL response line may be this long
+
+    bool tls_available = false;   // STARTTLS can be offered (a certificate is loaded)
+    bool implicit_tls = false;    // the connection was TLS from the first byte (465 role)
+    bool auth_enabled = false;    // AUTH is offered on this listener
+    bool auth_requires_tls = true;  // AUTH neither offered nor accepted before TLS
+    bool require_auth = false;    // submission: MAIL needs AUTH first (530)
+    std::vector<std::string> auth_mechanisms;  // advertised names, upper-case
 };
 
 enum class BodyType { seven_bit, eight_bit_mime };
@@ -47,17 +55,24 @@ struct Envelope {
 struct SessionFacts {
     std::string helo;  // the EHLO/HELO argument
     bool esmtp = false;
+    bool tls = false;
+    std::string auth_user;  // empty until AUTH succeeds
 };
 
 enum class Action { need_input, effect, close };
 
-enum class EffectKind { none, lookup_recipient, store_message };
+enum class EffectKind { none, lookup_recipient, store_message, start_tls, auth_step };
 
 struct Effect {
     EffectKind kind = EffectKind::none;
     const Mailbox* recipient = nullptr;  // lookup_recipient: the address at a local domain (or <postmaster>)
     const Envelope* envelope = nullptr;  // store_message
     std::string* message = nullptr;      // store_message: the content, CRLF lines; the store may move it away
+    // auth_step: the mechanism (upper-case) and the decoded client data. The first step of an exchange has
+    // auth_first set; its data is nullopt when AUTH carried no initial response.
+    std::string_view auth_mechanism;
+    bool auth_first = false;
+    std::optional<std::string> auth_data;
 };
 
 enum class LookupVerdict { found, not_found, temp_fail };
@@ -69,6 +84,13 @@ struct RecipientResult {
 struct StoreResult {
     bool ok = false;
     std::string queue_id;
+};
+
+struct AuthStepResult {
+    enum class Kind { challenge, success, failure, temporary_failure, malformed } kind = Kind::failure;
+    std::string data;                    // challenge, or final server data on success (sent as one more 334)
+    std::string user;                    // success
+    std::vector<std::string> addresses;  // success: the addresses the user may send as, lower-case
 };
 
 class Session {
@@ -83,6 +105,9 @@ public:
     const Effect& pending_effect() const { return effect_; }
     void recipient_result(const RecipientResult& result);
     void store_result(const StoreResult& result);
+    // The TLS handshake after STARTTLS succeeded: the session starts over, the client must EHLO again.
+    void tls_started();
+    void auth_result(AuthStepResult result);
 
     std::string take_output() { return std::exchange(out_, {}); }
     bool has_output() const { return !out_.empty(); }
@@ -96,9 +121,11 @@ public:
     uint64_t errors() const { return errors_; }
 
 private:
-    enum class Phase { command, data, bdat, effect, closed };
+    enum class Phase { command, data, bdat, auth_line, effect, closed };
 
-    bool next_line(std::string_view& line);
+    enum class LineStatus { line, need_input, replied };
+    LineStatus next_line(std::string_view& line, size_t limit, ReplyId too_long);
+    void long_line(ReplyId too_long);
     void dispatch(std::string_view line);
     void reply(ReplyId id, std::initializer_list<std::string_view> args = {});
     void error(ReplyId id, std::initializer_list<std::string_view> args = {});
@@ -113,6 +140,12 @@ private:
     void cmd_rset(std::string_view arg);
     void cmd_vrfy(std::string_view arg);
     void cmd_quit(std::string_view arg);
+    void cmd_starttls(std::string_view arg);
+    void cmd_auth(std::string_view arg);
+    void auth_response(std::string_view line);
+    void request_auth_step(std::optional<std::string> data, bool first);
+    bool auth_offered() const;
+    bool sender_owned(const Mailbox& sender) const;
 
     void advance_data();
     void advance_bdat();
@@ -139,6 +172,12 @@ private:
     uint64_t bdat_remaining_ = 0;
     bool bdat_last_ = false;
     bool bdat_discard_ = false;  // this chunk is read only to keep in step with the client
+
+    // SASL exchange.
+    std::string auth_mechanism_;
+    bool auth_final_pending_ = false;  // success data sent; waiting for the client's empty response
+    AuthStepResult auth_success_;
+    std::vector<std::string> owned_addresses_;
 
     Effect effect_;
     Mailbox lookup_address_;
