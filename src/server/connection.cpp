@@ -1,16 +1,15 @@
 #include "server/connection.hpp"
 
-#include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
-#include <asio/post.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <asio/experimental/as_tuple.hpp>
 
 #include <ctime>
 #include <tuple>
 
 #include "observe/log.hpp"
+#include "server/offload.hpp"
 #include "server/spool_await.hpp"
 #include "server/tls_context.hpp"
 #include "server/trace.hpp"
@@ -19,42 +18,23 @@ namespace postern::server {
 
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
-
-void ConnectionRegistry::add(const std::shared_ptr<Connection>& c) {
-    std::lock_guard lock(mutex_);
-    live_.insert(c);
-}
-
-void ConnectionRegistry::remove(Connection* c) {
-    std::lock_guard lock(mutex_);
-    for (auto it = live_.begin(); it != live_.end(); ++it) {
-        if (it->get() == c) {
-            live_.erase(it);
-            return;
-        }
-    }
-}
-
-size_t ConnectionRegistry::size() {
-    std::lock_guard lock(mutex_);
-    return live_.size();
-}
-
-void ConnectionRegistry::shutdown_all(bool force) {
-    std::lock_guard lock(mutex_);
-    for (const auto& c : live_) c->request_shutdown(force);
-}
+using smtp::ReplyId;
 
 namespace {
 
-smtp::SessionSettings session_settings(const ServerContext& ctx, const config::Listener& listener) {
-    const auto& cfg = ctx.cfg;
+// Errors before replies to further errors are slowed down (the tarpit).
+constexpr uint64_t kTarpitAfterErrors = 3;
+// DATA may start slowly; the minimum rate is enforced once this much time has passed.
+constexpr auto kDataRateGrace = std::chrono::seconds(10);
+
+smtp::SessionSettings session_settings(const config::Config& cfg, const config::Listener& listener, bool tls) {
     smtp::SessionSettings s;
     s.hostname = cfg.hostname;
     s.local_domains = cfg.local_domains;
     s.max_message_size = cfg.limits.max_message_size;
     s.max_recipients = cfg.limits.max_recipients;
-    s.tls_available = ctx.tls != nullptr;
+    s.max_errors = cfg.limits.max_errors;
+    s.tls_available = tls;
     s.implicit_tls = listener.mode == config::ListenerMode::submissions;
     s.auth_enabled = true;
     s.auth_requires_tls = true;  // passwords never cross the network in the clear
@@ -63,23 +43,31 @@ smtp::SessionSettings session_settings(const ServerContext& ctx, const config::L
     return s;
 }
 
+std::string client_ip_of(const asio::ip::tcp::socket& socket) {
+    std::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (ec) return "unknown";
+    auto addr = ep.address();
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    return addr.to_string();
+}
+
 }  // namespace
 
-Connection::Connection(ServerContext& ctx, asio::ip::tcp::socket socket, const config::Listener& listener)
+Connection::Connection(ServerContext& ctx, asio::ip::tcp::socket socket, config::Listener listener)
     : ctx_(ctx),
+      cfg_(ctx.config()),
+      tls_ctx_(ctx.tls()),
       socket_(std::move(socket)),
       timer_(socket_.get_executor()),
-      listener_(listener),
-      session_(session_settings(ctx, listener)),
-      buffer_(4096) {
-    std::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
-    if (!ec) {
-        auto addr = ep.address();
-        if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
-        client_ip_ = addr.to_string();
-    }
-}
+      listener_(std::move(listener)),
+      session_(session_settings(*cfg_, listener_, tls_ctx_ != nullptr)),
+      recipients_(ctx.accounts, cfg_->postmaster),
+      verifier_(ctx.accounts, ctx.policy),
+      client_ip_(client_ip_of(socket_)),
+      client_addr_(policy::IpAddress::parse(client_ip_)),
+      buffer_(4096),
+      started_(SteadyClock::now()) {}
 
 void Connection::request_shutdown(bool force) {
     asio::dispatch(socket_.get_executor(), [self = shared_from_this(), force] {
@@ -90,10 +78,48 @@ void Connection::request_shutdown(bool force) {
     });
 }
 
+// Connection caps, the connection rate, bans and maintenance, before any greeting: 421 and close.
+bool Connection::admit() {
+    if (auto message = ctx_.maintenance()) {
+        observe::info("refused client={} reason=maintenance", client_ip_);
+        session_.close_with(ReplyId::maintenance, *message);
+        return false;
+    }
+    if (!client_addr_) return true;
+    auto verdict = ctx_.policy.admit(*client_addr_, policy::Clock::now());
+    if (verdict == policy::ConnectVerdict::ok) {
+        admitted_ = true;
+        return true;
+    }
+    static constexpr struct {
+        policy::ConnectVerdict verdict;
+        ReplyId reply;
+        const char* reason;
+    } refusals[] = {
+        {policy::ConnectVerdict::banned, ReplyId::ip_banned, "banned after authentication failures"},
+        {policy::ConnectVerdict::too_many_connections, ReplyId::too_many_connections, "max_connections"},
+        {policy::ConnectVerdict::too_many_from_ip, ReplyId::too_many_connections_from_ip, "max_connections_per_ip"},
+        {policy::ConnectVerdict::connection_rate, ReplyId::connection_rate_exceeded, "connections_per_minute_per_ip"},
+    };
+    for (const auto& r : refusals) {
+        if (r.verdict == verdict) {
+            observe::info("refused client={} reason=\"{}\"", client_ip_, r.reason);
+            session_.close_with(r.reply);
+        }
+    }
+    return false;
+}
+
 std::chrono::milliseconds Connection::read_timeout() const {
-    const auto& l = ctx_.cfg.limits;
+    const auto& l = cfg_->limits;
     auto t = session_.in_message_content() ? l.data_timeout : l.command_timeout;
-    return std::min(t, l.idle_timeout);
+    t = std::min(t, l.idle_timeout);
+    if (l.session_timeout.count() > 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(l.session_timeout -
+                                                                          (SteadyClock::now() - started_));
+        t = std::min(t, std::max(left, std::chrono::milliseconds(1)));
+    }
+    return t;
 }
 
 void Connection::arm_timer(std::chrono::milliseconds timeout) {
@@ -103,6 +129,26 @@ void Connection::arm_timer(std::chrono::milliseconds timeout) {
         self->timed_out_ = true;
         self->socket_.cancel();
     });
+}
+
+// A client that trickles its message (slowloris) holds memory and a slot: below min_data_rate, once the
+// grace period is over, it is let go.
+bool Connection::data_too_slow(size_t bytes) {
+    if (!session_.in_message_content()) {
+        data_started_.reset();
+        return false;
+    }
+    auto now = SteadyClock::now();
+    if (!data_started_) {
+        data_started_ = now;
+        data_bytes_ = 0;
+    }
+    data_bytes_ += bytes;
+    auto min_rate = cfg_->limits.min_data_rate;
+    auto elapsed = now - *data_started_;
+    if (min_rate == 0 || elapsed < kDataRateGrace) return false;
+    auto secs = std::chrono::duration<double>(elapsed).count();
+    return static_cast<double>(data_bytes_) / secs < static_cast<double>(min_rate);
 }
 
 asio::awaitable<void> Connection::write_output() {
@@ -129,8 +175,8 @@ asio::awaitable<size_t> Connection::read_some(std::error_code& ec) {
 
 // The TLS handshake, under the command timeout. False when it failed: the connection is then closed.
 asio::awaitable<bool> Connection::handshake() {
-    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *ctx_.tls);
-    arm_timer(ctx_.cfg.limits.command_timeout);
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_ctx_);
+    arm_timer(cfg_->limits.command_timeout);
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
     timer_.cancel();
     if (ec) {
@@ -142,34 +188,92 @@ asio::awaitable<bool> Connection::handshake() {
     co_return true;
 }
 
+// Replies to repeated errors come late: a client probing or brute-forcing the protocol is slowed down.
+asio::awaitable<void> Connection::tarpit(uint64_t errors_before) {
+    auto errors = session_.errors();
+    if (errors == errors_before || errors <= kTarpitAfterErrors || cfg_->limits.error_delay.count() == 0) co_return;
+    timer_.expires_after(cfg_->limits.error_delay);
+    co_await timer_.async_wait(as_tuple(use_awaitable));
+}
+
 std::string Connection::protocol_name() const {
-    // RFC 3848 and RFC 6531 names: ESMTP + S for TLS + A for AUTH; UTF8SMTP... for SMTPUTF8 messages.
+    // RFC 3848 names: ESMTP + S for TLS + A for AUTH.
     const auto& facts = session_.facts();
-    std::string name = !facts.esmtp ? "SMTP" : "ESMTP";
-    if (facts.esmtp) {
-        if (facts.tls) name += "S";
-        if (!facts.auth_user.empty()) name += "A";
-    }
+    if (!facts.esmtp) return "SMTP";
+    std::string name = "ESMTP";
+    if (facts.tls) name += "S";
+    if (!facts.auth_user.empty()) name += "A";
     return name;
+}
+
+void Connection::check_sender() {
+    const auto& user = session_.facts().auth_user;
+    smtp::SenderResult result;
+    if (client_addr_ && !ctx_.policy.allow_message(*client_addr_, user, policy::Clock::now())) {
+        observe::info("rate limited client={} user={} what=messages", client_ip_, user);
+        result.ok = false;
+        result.refusal = ReplyId::message_rate_limited;
+    }
+    session_.sender_result(result);
+}
+
+void Connection::carry_out_lookup() {
+    const auto& effect = session_.pending_effect();
+    const auto& facts = session_.facts();
+    auto now = policy::Clock::now();
+    auto refuse = [&](ReplyId id, std::string arg = {}) {
+        smtp::RecipientResult r;
+        r.verdict = smtp::LookupVerdict::refused;
+        r.refusal = id;
+        r.refusal_arg = std::move(arg);
+        session_.recipient_result(r);
+    };
+    if (client_addr_ && !ctx_.policy.allow_recipient(*client_addr_, facts.auth_user, effect.recipients_so_far, now)) {
+        observe::info("rate limited client={} user={} what=recipients", client_ip_, facts.auth_user);
+        return refuse(ReplyId::recipient_rate_limited);
+    }
+    if (effect.recipient_remote) {  // authenticated relay: queued for outbound delivery, no local account
+        smtp::RecipientResult r;
+        r.verdict = smtp::LookupVerdict::found;
+        return session_.recipient_result(r);
+    }
+    auto result = recipients_.resolve(*effect.recipient);
+    // Greylisting: only for mail that passed the other checks, only on mx, never for authenticated clients.
+    if (result.verdict == smtp::LookupVerdict::found && listener_.mode == config::ListenerMode::mx &&
+        facts.auth_user.empty() && client_addr_ && session_.envelope_sender()) {
+        auto grey = ctx_.policy.greylist(*client_addr_, session_.envelope_sender()->str(), effect.recipient->str(), now);
+        if (!grey.pass) {
+            observe::info("greylisted client={} from=<{}> to=<{}> wait={}s", client_ip_,
+                          session_.envelope_sender()->str(), effect.recipient->str(), grey.wait.count());
+            return refuse(ReplyId::greylisted, std::to_string(grey.wait.count()));
+        }
+    }
+    session_.recipient_result(result);
 }
 
 asio::awaitable<void> Connection::auth_step() {
     const auto& effect = session_.pending_effect();
-    if (effect.auth_first) sasl_ = auth::make_mechanism(effect.auth_mechanism, ctx_.accounts);
+    if (effect.auth_first) {
+        // A banned address gets no password checked at all.
+        if (client_addr_ && ctx_.policy.ip_banned(*client_addr_, policy::Clock::now())) {
+            observe::info("auth refused client={} reason=\"banned address\"", client_ip_);
+            session_.close_with(ReplyId::ip_banned);
+            co_return;
+        }
+        sasl_ = auth::make_mechanism(effect.auth_mechanism, verifier_);
+    }
     std::string mechanism(effect.auth_mechanism);
-    auto data = effect.auth_data;
     auto* sasl = sasl_.get();
-    auto outcome = co_await asio::co_spawn(
-        ctx_.auth_pool,
-        [sasl, data = std::move(data)]() -> asio::awaitable<auth::SaslOutcome> {
-            std::optional<std::string_view> view;
-            if (data) view = *data;
-            co_return sasl->step(view);
-        },
-        use_awaitable);
+    auth::SaslOutcome outcome;
+    std::optional<std::string_view> view;
+    if (effect.auth_data) view = *effect.auth_data;  // the session keeps the data until auth_result()
+    co_await async_offload(
+        ctx_.auth_pool, [sasl, view, &outcome] { outcome = sasl->step(view); }, use_awaitable);
 
     using Kind = smtp::AuthStepResult::Kind;
     smtp::AuthStepResult result;
+    bool close_after = false;
+    auto user = outcome.user.empty() ? verifier_.last_user() : outcome.user;
     switch (outcome.kind) {
     case auth::SaslOutcome::Kind::challenge:
         result.kind = Kind::challenge;
@@ -180,30 +284,40 @@ asio::awaitable<void> Connection::auth_step() {
         result.data = std::move(outcome.data);
         result.user = outcome.user;
         try {
-            result.addresses = ctx_.accounts.addresses_of(outcome.user, ctx_.cfg.local_domains);
+            result.addresses = ctx_.accounts.addresses_of(outcome.user, cfg_->local_domains);
+            observe::info("auth ok client={} user={} mechanism={}", client_ip_, outcome.user, mechanism);
         } catch (const std::exception& e) {
             observe::error("auth address lookup failed user={} error=\"{}\"", outcome.user, e.what());
             result = {};
             result.kind = Kind::temporary_failure;
         }
-        observe::info("auth ok client={} user={} mechanism={}", client_ip_, outcome.user, mechanism);
         break;
     case auth::SaslOutcome::Kind::failure:
-    case auth::SaslOutcome::Kind::malformed:
+    case auth::SaslOutcome::Kind::malformed: {
         result.kind = outcome.kind == auth::SaslOutcome::Kind::failure ? Kind::failure : Kind::malformed;
-        observe::info("auth failed client={} user={} mechanism={} reason=\"{}\"", client_ip_, outcome.user, mechanism,
+        observe::info("auth failed client={} user={} mechanism={} reason=\"{}\"", client_ip_, user, mechanism,
                       outcome.log_reason);
-        // A failed attempt is answered late, so guessing is slow; the timer does not block the thread.
-        timer_.expires_after(ctx_.cfg.auth.failure_delay);
-        co_await timer_.async_wait(as_tuple(use_awaitable));
+        if (client_addr_ && ctx_.policy.auth_failed(*client_addr_, user, policy::Clock::now())) {
+            observe::info("banned client={} reason=\"too many authentication failures\" for={}s", client_ip_,
+                          cfg_->limits.auth_ban_time.count() / 1000);
+            close_after = true;
+        }
         break;
+    }
     case auth::SaslOutcome::Kind::temporary_failure:
         result.kind = Kind::temporary_failure;
-        observe::warn("auth unavailable client={} user={} reason=\"{}\"", client_ip_, outcome.user, outcome.log_reason);
+        observe::warn("auth unavailable client={} user={} reason=\"{}\"", client_ip_, user, outcome.log_reason);
         break;
+    }
+    if (result.kind == Kind::failure || result.kind == Kind::malformed) {
+        // A failed attempt is answered late, so guessing is slow; the timer does not block the thread.
+        // (No co_await inside a switch: GCC 12 destroys the frame's locals twice there.)
+        timer_.expires_after(cfg_->auth.failure_delay);
+        co_await timer_.async_wait(as_tuple(use_awaitable));
     }
     if (result.kind != Kind::challenge) sasl_.reset();
     session_.auth_result(std::move(result));
+    if (close_after) session_.close_with(ReplyId::auth_too_many_failures);
 }
 
 asio::awaitable<void> Connection::store_message() {
@@ -220,76 +334,78 @@ asio::awaitable<void> Connection::store_message() {
 
     const auto& facts = session_.facts();
     auto protocol = protocol_name();
-    if (env.smtputf8) protocol = "UTF8" + protocol.substr(protocol.starts_with("E") ? 1 : 0);
+    if (env.smtputf8) protocol = "UTF8" + protocol.substr(protocol.starts_with("E") ? 1 : 0);  // RFC 6531 §3.7.3
     std::string single = q.recipients.size() == 1 ? q.recipients.front().address : std::string{};
-    auto trace = received_header({.helo = facts.helo,
-                                  .client_ip = client_ip_,
-                                  .hostname = ctx_.cfg.hostname,
-                                  .protocol = protocol,
-                                  .queue_id = q.id,
-                                  .single_recipient = single,
-                                  .tls = tls_description_,
-                                  .auth_user = facts.auth_user,
-                                  .when = q.arrived});
+    TraceInfo trace_info;
+    trace_info.helo = facts.helo;
+    trace_info.client_ip = client_ip_;
+    trace_info.hostname = cfg_->hostname;
+    trace_info.protocol = protocol;
+    trace_info.queue_id = q.id;
+    trace_info.single_recipient = single;
+    trace_info.tls = tls_description_;
+    trace_info.auth_user = facts.auth_user;
+    trace_info.when = q.arrived;
+    auto trace = received_header(trace_info);
     entry->message.reserve(trace.size() + effect.message->size());
     entry->message.append(trace).append(*effect.message);
     effect.message->clear();
 
     auto id = q.id;
     auto size = entry->message.size();
-    auto rcpts = q.recipients.size();
+    auto rcpts = static_cast<uint32_t>(q.recipients.size());
     bool ok = co_await async_commit(ctx_.spool, std::move(entry), use_awaitable);
     if (ok) {
-        observe::info("accepted id={} client={} from=<{}> rcpts={} size={}", id, client_ip_, env.sender.str(), rcpts,
-                      size);
+        observe::info("accepted id={} client={} user={} from=<{}> rcpts={} size={}", id, client_ip_, facts.auth_user,
+                      env.sender.str(), rcpts, size);
+        if (client_addr_) ctx_.policy.message_accepted(*client_addr_, facts.auth_user, rcpts, policy::Clock::now());
     }
-    session_.store_result({ok, id});
+    smtp::StoreResult result;
+    result.ok = ok;
+    result.queue_id = id;
+    session_.store_result(result);
 }
 
 asio::awaitable<void> Connection::run() {
     auto self = shared_from_this();
     observe::info("connect client={} listener={} mode={}", client_ip_, listener_.address,
                   config::mode_name(listener_.mode));
-    if (listener_.mode == config::ListenerMode::submissions && !(ctx_.tls && co_await handshake())) {
-        ctx_.registry.remove(this);
-        co_return;
+    bool implicit_tls = listener_.mode == config::ListenerMode::submissions;
+    if (implicit_tls && !(tls_ctx_ && co_await handshake())) {
+        socket_.close();
+    } else if (admit()) {
+        session_.start();
     }
-    session_.start();
-    while (true) {
+    while (socket_.is_open()) {
+        auto errors_before = session_.errors();
         auto action = session_.advance();
         if (action == smtp::Action::effect) {
-            const auto& effect = session_.pending_effect();
-            switch (effect.kind) {
-            case smtp::EffectKind::lookup_recipient:
-                session_.recipient_result(ctx_.recipients.resolve(*effect.recipient));
-                break;
-            case smtp::EffectKind::store_message:
+            // if/else, not switch: GCC 12 mishandles co_await inside switch cases.
+            auto kind = session_.pending_effect().kind;
+            if (kind == smtp::EffectKind::check_sender) {
+                check_sender();
+            } else if (kind == smtp::EffectKind::lookup_recipient) {
+                carry_out_lookup();
+            } else if (kind == smtp::EffectKind::store_message) {
                 co_await write_output();  // earlier replies first: the client is not kept waiting for them
                 co_await store_message();
-                break;
-            case smtp::EffectKind::auth_step:
+            } else if (kind == smtp::EffectKind::auth_step) {
                 co_await write_output();
                 co_await auth_step();
-                break;
-            case smtp::EffectKind::start_tls:
+            } else if (kind == smtp::EffectKind::start_tls) {
                 co_await write_output();  // "220 2.0.0 Ready to start TLS" goes out in the clear
-                if (!socket_.is_open() || !co_await handshake()) {
-                    socket_.close();
-                    break;
-                }
-                session_.tls_started();
-                break;
-            case smtp::EffectKind::none:
-                break;
+                bool ok = socket_.is_open() && co_await handshake();
+                if (ok) session_.tls_started();
+                else socket_.close();
             }
-            if (!socket_.is_open()) break;
             continue;
         }
+        if (action != smtp::Action::close) co_await tarpit(errors_before);
         co_await write_output();
         if (action == smtp::Action::close || !socket_.is_open()) break;
 
         if (shutdown_requested_ && (shutdown_forced_ || !session_.in_transaction())) {
-            session_.close_with(smtp::ReplyId::shutting_down);
+            session_.close_with(ReplyId::shutting_down);
             continue;
         }
         arm_timer(read_timeout());
@@ -299,17 +415,26 @@ asio::awaitable<void> Connection::run() {
         reading_ = false;
         timer_.cancel();
         if (timed_out_) {
-            observe::info("timeout client={} in_data={}", client_ip_, session_.in_message_content());
-            session_.close_with(smtp::ReplyId::timeout);
+            bool session_over = cfg_->limits.session_timeout.count() > 0 &&
+                                SteadyClock::now() - started_ >= cfg_->limits.session_timeout;
+            observe::info("timeout client={} in_data={} session_limit={}", client_ip_, session_.in_message_content(),
+                          session_over);
+            session_.close_with(session_over ? ReplyId::session_timeout : ReplyId::timeout);
             continue;
         }
         if (ec == asio::error::operation_aborted && shutdown_requested_) continue;
         if (ec) break;  // the client went away
+        if (data_too_slow(n)) {
+            observe::info("too slow client={} octets={}", client_ip_, data_bytes_);
+            session_.close_with(ReplyId::data_too_slow);
+            continue;
+        }
         session_.feed(std::string_view(buffer_.data(), n));
     }
     std::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
+    if (admitted_) ctx_.policy.release(*client_addr_);
     observe::info("disconnect client={} errors={}", client_ip_, session_.errors());
     ctx_.registry.remove(this);
 }

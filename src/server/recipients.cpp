@@ -10,6 +10,10 @@ smtp::RecipientResult RecipientResolver::resolve(const smtp::Mailbox& address) {
     if (local == "postmaster") return {LookupVerdict::found, postmaster_};
     if (smtp::has_non_ascii(local)) return {LookupVerdict::not_found, {}};  // account names are ASCII
     try {
+        if (!address.domain.empty()) {  // an extra address (alias) of some user
+            if (auto owner = accounts_.user_for_address(local + "@" + address.domain))
+                return {LookupVerdict::found, *owner};
+        }
         if (auth::AccountStore::valid_user_name(local) && accounts_.user_exists(local))
             return {LookupVerdict::found, local};
         auto plus = local.find('+');

@@ -66,6 +66,20 @@ enum class ReplyId : uint16_t {
     auth_in_transaction, // 503 5.5.1
     auth_not_offered,    // 503 5.5.1
     sender_not_owned,    // 553 5.7.1
+    // Abuse protection: 421 closes the connection; 451/454 refuse one command and the session goes on
+    too_many_connections,        // 421 4.7.0
+    too_many_connections_from_ip,  // 421 4.7.0
+    connection_rate_exceeded,    // 421 4.7.0
+    ip_banned,                   // 421 4.7.0
+    auth_too_many_failures,      // 421 4.7.0
+    too_many_errors,             // 421 4.7.0
+    http_request,                // 421 4.7.0
+    maintenance,                 // 421 4.3.2
+    session_timeout,             // 421 4.4.2
+    data_too_slow,               // 421 4.4.2
+    message_rate_limited,        // 451 4.7.1
+    recipient_rate_limited,      // 451 4.7.1
+    greylisted,                  // 451 4.7.1
     // Server side
     local_error,         // 451 4.3.0
     recipient_lookup_failed,  // 451 4.3.0

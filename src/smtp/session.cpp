@@ -39,6 +39,15 @@ std::optional<uint64_t> parse_size(std::string_view s) {
     return v ? v : std::optional<uint64_t>(UINT64_MAX);
 }
 
+// "GET / HTTP/1.1", "CONNECT host:443 HTTP/1.1": a web client or proxy probe on an SMTP port.
+bool looks_like_http(std::string_view line) {
+    static constexpr std::string_view methods[] = {"GET ", "POST ", "HEAD ", "PUT ", "CONNECT ", "OPTIONS ",
+                                                   "DELETE ", "PATCH ", "TRACE "};
+    for (auto m : methods)
+        if (line.starts_with(m)) return true;
+    return false;
+}
+
 }  // namespace
 
 Session::Session(SessionSettings settings) : settings_(std::move(settings)) {
@@ -63,13 +72,14 @@ void Session::feed(std::string_view bytes) {
 void Session::reply(ReplyId id, std::initializer_list<std::string_view> args) { render_to(out_, id, args); }
 
 void Session::error(ReplyId id, std::initializer_list<std::string_view> args) {
-    ++errors_;
     reply(id, args);
+    // The error budget: a client that keeps sending what is refused is let go (421 and close).
+    if (++errors_ == settings_.max_errors) close_with(too_many_errors);
 }
 
-void Session::close_with(ReplyId id) {
+void Session::close_with(ReplyId id, std::string_view detail) {
     if (phase_ == Phase::closed) return;
-    reply(id, {settings_.hostname});
+    reply(id, {settings_.hostname, detail});
     phase_ = Phase::closed;
 }
 
@@ -106,14 +116,21 @@ Action Session::advance() {
         case Phase::auth_line: {
             std::string_view line;
             bool auth = phase_ == Phase::auth_line;
-            auto got = auth ? next_line(line, settings_.max_auth_line, auth_line_too_long)
-                            : next_line(line, settings_.max_command_line, line_too_long);
+            // An AUTH command may carry an initial response: its line may be as long as an exchange line.
+            bool auth_command = !auth && starts_with_auth();
+            auto got = auth || auth_command ? next_line(line, settings_.max_auth_line, auth_line_too_long)
+                                            : next_line(line, settings_.max_command_line, line_too_long);
             if (got == LineStatus::need_input) return Action::need_input;
             if (got == LineStatus::line) auth ? auth_response(line) : dispatch(line);
             break;
         }
         }
     }
+}
+
+bool Session::starts_with_auth() const {
+    std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
+    return avail.size() >= 5 && iequals(avail.substr(0, 5), "AUTH ");
 }
 
 // Takes the next complete command line out of the input. A line longer than the limit is dropped up to its end
@@ -129,12 +146,13 @@ Session::LineStatus Session::next_line(std::string_view& line, size_t limit, Rep
             }
             in_pos_ += lf + 1;
             discarding_long_line_ = false;
-            long_line(too_long);
+            long_line(discard_reply_);
             return LineStatus::replied;  // advance() looks at the phase again
         }
         if (lf == std::string_view::npos) {
             if (avail.size() >= limit) {
                 discarding_long_line_ = true;
+                discard_reply_ = too_long;  // later reads of this line no longer show how it began
                 in_pos_ = in_.size();
             }
             return LineStatus::need_input;
@@ -178,7 +196,9 @@ void Session::dispatch(std::string_view line) {
     case Verb::starttls: return cmd_starttls(cmd.arg);
     case Verb::auth: return cmd_auth(cmd.arg);
     case Verb::expn: return error(not_implemented);
-    case Verb::unknown: return error(unknown_command);
+    case Verb::unknown:
+        if (looks_like_http(line)) return close_with(http_request);
+        return error(unknown_command);
     }
 }
 
@@ -241,7 +261,18 @@ void Session::cmd_mail(std::string_view arg, bool missing_prefix) {
         return error(sender_not_owned, {path.mailbox.str(), facts_.auth_user});
 
     env.sender = std::move(path.mailbox);
-    envelope_ = std::move(env);
+    pending_envelope_ = std::move(env);
+    effect_ = Effect{};
+    effect_.kind = EffectKind::check_sender;
+    effect_.sender = &pending_envelope_.sender;
+    phase_ = Phase::effect;
+}
+
+void Session::sender_result(const SenderResult& result) {
+    effect_ = {};
+    phase_ = Phase::command;
+    if (!result.ok) return error(result.refusal, {result.refusal_arg});
+    envelope_ = std::move(pending_envelope_);
     mail_given_ = true;
     reply(sender_ok);
 }
@@ -258,20 +289,16 @@ void Session::cmd_rcpt(std::string_view arg, bool missing_prefix) {
     rcpt_attempted_ = true;
     if (envelope_.recipients.size() >= settings_.max_recipients) return error(too_many_recipients);
     const auto& domain = path.mailbox.domain;
-    if (!domain.empty() && !is_local_domain(domain)) {
-        if (facts_.auth_user.empty()) return error(relay_denied, {domain});
-        // Authenticated: any domain; queued for outbound delivery (no local account).
-        bool duplicate = std::any_of(envelope_.recipients.begin(), envelope_.recipients.end(), [&](const Recipient& r) {
-            return r.user.empty() && r.address.local == path.mailbox.local && r.address.domain == domain;
-        });
-        if (!duplicate) envelope_.recipients.push_back({std::move(path.mailbox), {}});
-        return reply(recipient_ok);
-    }
+    bool remote = !domain.empty() && !is_local_domain(domain);
+    // Unauthenticated: local domains only. Authenticated: any domain, queued for outbound delivery.
+    if (remote && facts_.auth_user.empty()) return error(relay_denied, {domain});
 
     lookup_address_ = std::move(path.mailbox);
     effect_ = Effect{};
     effect_.kind = EffectKind::lookup_recipient;
     effect_.recipient = &lookup_address_;
+    effect_.recipient_remote = remote;
+    effect_.recipients_so_far = static_cast<uint32_t>(envelope_.recipients.size());
     phase_ = Phase::effect;
 }
 
@@ -289,6 +316,7 @@ void Session::recipient_result(const RecipientResult& result) {
     }
     case LookupVerdict::not_found: return error(unknown_user);
     case LookupVerdict::temp_fail: return error(recipient_lookup_failed);
+    case LookupVerdict::refused: return error(result.refusal, {result.refusal_arg});
     }
 }
 
@@ -534,9 +562,9 @@ void Session::auth_result(AuthStepResult result) {
     case Kind::temporary_failure:
         auth_mechanism_.clear();
         return error(auth_unavailable);
-    case Kind::malformed:
+    case Kind::malformed:  // well-formed base64 but not what the mechanism expects: bad credentials
         auth_mechanism_.clear();
-        return error(auth_bad_base64);
+        return error(auth_failed);
     }
 }
 

@@ -34,6 +34,8 @@ struct SessionSettings {
     bool auth_requires_tls = true;  // AUTH neither offered nor accepted before TLS
     bool require_auth = false;    // submission: MAIL needs AUTH first (530)
     std::vector<std::string> auth_mechanisms;  // advertised names, upper-case
+
+    uint32_t max_errors = 0;  // rejected commands before 421 4.7.0 and close; 0 = no limit
 };
 
 enum class BodyType { seven_bit, eight_bit_mime };
@@ -61,11 +63,14 @@ struct SessionFacts {
 
 enum class Action { need_input, effect, close };
 
-enum class EffectKind { none, lookup_recipient, store_message, start_tls, auth_step };
+enum class EffectKind { none, check_sender, lookup_recipient, store_message, start_tls, auth_step };
 
 struct Effect {
     EffectKind kind = EffectKind::none;
-    const Mailbox* recipient = nullptr;  // lookup_recipient: the address at a local domain (or <postmaster>)
+    const Mailbox* recipient = nullptr;  // lookup_recipient: the address (or <postmaster>)
+    bool recipient_remote = false;       // lookup_recipient: not a local domain (authenticated relay)
+    uint32_t recipients_so_far = 0;      // lookup_recipient: accepted in this transaction
+    const Mailbox* sender = nullptr;     // check_sender
     const Envelope* envelope = nullptr;  // store_message
     std::string* message = nullptr;      // store_message: the content, CRLF lines; the store may move it away
     // auth_step: the mechanism (upper-case) and the decoded client data. The first step of an exchange has
@@ -75,10 +80,19 @@ struct Effect {
     std::optional<std::string> auth_data;
 };
 
-enum class LookupVerdict { found, not_found, temp_fail };
+enum class LookupVerdict { found, not_found, temp_fail, refused };
 struct RecipientResult {
     LookupVerdict verdict = LookupVerdict::not_found;
-    std::string user;  // found: the account that receives it
+    std::string user{};                  // found: the account that receives it; empty for a remote recipient
+    ReplyId refusal = ReplyId::ok;       // refused: the reply (rate limit, greylisting, ...)
+    std::string refusal_arg{};
+};
+
+// The server's word on MAIL (rate limits): accept, or refuse with a reply.
+struct SenderResult {
+    bool ok = true;
+    ReplyId refusal = ReplyId::ok;
+    std::string refusal_arg{};
 };
 
 struct StoreResult {
@@ -104,6 +118,7 @@ public:
 
     const Effect& pending_effect() const { return effect_; }
     void recipient_result(const RecipientResult& result);
+    void sender_result(const SenderResult& result);
     void store_result(const StoreResult& result);
     // The TLS handshake after STARTTLS succeeded: the session starts over, the client must EHLO again.
     void tls_started();
@@ -112,11 +127,14 @@ public:
     std::string take_output() { return std::exchange(out_, {}); }
     bool has_output() const { return !out_.empty(); }
 
-    // Timeouts and shutdown come from the server layer; the reply is the registry's, the closing is the core's.
-    void close_with(ReplyId id);
+    // Timeouts, shutdown and connection refusals come from the server layer; the reply is the registry's
+    // (its first argument the hostname, then `detail`), the closing is the core's. Before start(), it refuses
+    // the connection instead of greeting.
+    void close_with(ReplyId id, std::string_view detail = {});
 
     bool in_message_content() const { return phase_ == Phase::data || phase_ == Phase::bdat; }
     bool in_transaction() const { return mail_given_; }
+    const Mailbox* envelope_sender() const { return mail_given_ ? &envelope_.sender : nullptr; }
     const SessionFacts& facts() const { return facts_; }
     uint64_t errors() const { return errors_; }
 
@@ -126,6 +144,7 @@ private:
     enum class LineStatus { line, need_input, replied };
     LineStatus next_line(std::string_view& line, size_t limit, ReplyId too_long);
     void long_line(ReplyId too_long);
+    bool starts_with_auth() const;
     void dispatch(std::string_view line);
     void reply(ReplyId id, std::initializer_list<std::string_view> args = {});
     void error(ReplyId id, std::initializer_list<std::string_view> args = {});
@@ -159,6 +178,7 @@ private:
     std::string in_;
     size_t in_pos_ = 0;
     bool discarding_long_line_ = false;
+    ReplyId discard_reply_ = ReplyId::line_too_long;
     std::string out_;
     Phase phase_ = Phase::command;
 
@@ -167,6 +187,7 @@ private:
     bool rcpt_attempted_ = false;
     bool used_bdat_ = false;
     Envelope envelope_;
+    Envelope pending_envelope_;  // MAIL waiting for check_sender
     std::string message_;
     std::optional<MessageReader> reader_;
     uint64_t bdat_remaining_ = 0;
