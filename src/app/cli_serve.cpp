@@ -12,7 +12,7 @@ void add_serve_command(CLI::App& app, Action& action) {
     add_config_option(*serve, *options);
     add_data_dir_option(*serve, *options);
     serve->callback([options, &action] {
-        action = [options] { return server::run_server(load_config(*options)); };
+        action = [options] { return server::run_server(load_config(*options), [options] { return load_config(*options); }); };
     });
 }
 

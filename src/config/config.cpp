@@ -1,6 +1,7 @@
 // The embedded default and the TOML loader. Every key is checked: a typo is an error, never silently ignored.
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,19 @@ std::string to_lower(std::string_view text) {
 }
 
 // RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+// "192.0.2.0/24", "2001:db8::/32", "::1": an address and an optional prefix length that fits it.
+bool valid_network(const std::string& text) {
+    auto slash = text.find('/');
+    std::string address = text.substr(0, slash);
+    unsigned char buf[16];
+    bool v4 = inet_pton(AF_INET, address.c_str(), buf) == 1;
+    if (!v4 && inet_pton(AF_INET6, address.c_str(), buf) != 1) return false;
+    if (slash == std::string::npos) return true;
+    auto digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return false;
+    return std::stoi(digits) <= (v4 ? 32 : 128);
+}
+
 bool valid_domain(std::string_view name) {
     if (name.empty() || name.size() > 253) return false;
     size_t start = 0;
@@ -93,13 +107,15 @@ public:
                 cfg.listeners = read_listeners(node, name);
             } else if (name == "limits") {
                 read_limits(err_.table(node, name), cfg.limits);
+            } else if (name == "greylist") {
+                read_greylist(err_.table(node, name), cfg.greylist);
             } else if (name == "auth") {
                 read_auth(err_.table(node, name), cfg.auth);
             } else if (name == "tls") {
                 read_tls(err_.table(node, name), cfg.tls);
             } else {
                 err_.unknown_key(key, "", {"hostname", "data_dir", "local_domains", "postmaster", "io_threads",
-                                           "listeners", "limits", "auth", "tls"});
+                                           "listeners", "limits", "greylist", "auth", "tls"});
             }
         }
         if (hostname_given && !domains_given) cfg.local_domains = domains_for(cfg.hostname);
@@ -188,25 +204,119 @@ private:
     }
 
     void read_limits(const toml::table& table, Limits& limits) {
+        // Counts where 0 means "no limit", and durations where "0s" means "off".
+        const std::pair<const char*, uint32_t Limits::*> counts[] = {
+            {"max_connections", &Limits::max_connections},
+            {"max_connections_per_ip", &Limits::max_connections_per_ip},
+            {"connections_per_minute_per_ip", &Limits::connections_per_minute_per_ip},
+            {"max_errors", &Limits::max_errors},
+            {"auth_failures_per_ip", &Limits::auth_failures_per_ip},
+            {"auth_failures_per_account", &Limits::auth_failures_per_account},
+            {"messages_per_hour_per_user", &Limits::messages_per_hour_per_user},
+            {"recipients_per_hour_per_user", &Limits::recipients_per_hour_per_user},
+            {"messages_per_hour_per_ip", &Limits::messages_per_hour_per_ip},
+            {"recipients_per_hour_per_ip", &Limits::recipients_per_hour_per_ip},
+        };
+        const std::pair<const char*, std::chrono::milliseconds Limits::*> durations[] = {
+            {"command_timeout", &Limits::command_timeout},
+            {"data_timeout", &Limits::data_timeout},
+            {"idle_timeout", &Limits::idle_timeout},
+            {"drain_timeout", &Limits::drain_timeout},
+            {"auth_failure_window", &Limits::auth_failure_window},
+            {"auth_ban_time", &Limits::auth_ban_time},
+            {"account_lockout_time", &Limits::account_lockout_time},
+        };
+        const std::pair<const char*, std::chrono::milliseconds Limits::*> optional_durations[] = {
+            {"session_timeout", &Limits::session_timeout},
+            {"error_delay", &Limits::error_delay},
+        };
+        std::vector<std::string> known{"max_message_size", "max_recipients", "min_data_rate", "allow_networks"};
+        for (const auto& c : counts) known.emplace_back(c.first);
+        for (const auto& d : durations) known.emplace_back(d.first);
+        for (const auto& d : optional_durations) known.emplace_back(d.first);
+
         for (auto&& [key, node] : table) {
             const std::string name(key.str());
             const std::string full = "limits." + name;
-            if (name == "max_message_size") limits.max_message_size = read_size(node, full);
-            else if (name == "max_recipients")
-                limits.max_recipients = static_cast<uint32_t>(
-                    err_.integer(node, full, 1, std::numeric_limits<uint32_t>::max()));
-            else if (name == "command_timeout") limits.command_timeout = read_duration(node, full);
-            else if (name == "data_timeout") limits.data_timeout = read_duration(node, full);
-            else if (name == "idle_timeout") limits.idle_timeout = read_duration(node, full);
-            else
-                err_.unknown_key(key, "limits",
-                                 {"max_message_size", "max_recipients", "command_timeout", "data_timeout",
-                                  "idle_timeout"});
+            if (name == "max_message_size") {
+                limits.max_message_size = read_size(node, full);
+                continue;
+            }
+            if (name == "max_recipients") {
+                limits.max_recipients =
+                    static_cast<uint32_t>(err_.integer(node, full, 1, std::numeric_limits<uint32_t>::max()));
+                continue;
+            }
+            if (name == "min_data_rate") {  // octets per second; 0 = no minimum
+                if (auto integer = node.value_exact<int64_t>(); integer && *integer == 0) limits.min_data_rate = 0;
+                else limits.min_data_rate = read_size(node, full, 1);
+                continue;
+            }
+            if (name == "allow_networks") {
+                limits.allow_networks = read_networks(node, full);
+                continue;
+            }
+            bool found = false;
+            for (const auto& [cname, member] : counts) {
+                if (name == cname) {
+                    limits.*member =
+                        static_cast<uint32_t>(err_.integer(node, full, 0, std::numeric_limits<uint32_t>::max()));
+                    found = true;
+                }
+            }
+            for (const auto& [dname, member] : durations) {
+                if (name == dname) {
+                    limits.*member = read_duration(node, full);
+                    found = true;
+                }
+            }
+            for (const auto& [dname, member] : optional_durations) {
+                if (name == dname) {
+                    limits.*member = read_duration(node, full, true);
+                    found = true;
+                }
+            }
+            if (!found) {
+                std::vector<std::string_view> names(known.begin(), known.end());
+                err_.unknown_key(key, "limits", std::span<const std::string_view>(names));
+            }
         }
     }
 
-    uint64_t read_size(const toml::node& node, const std::string& key) {
-        constexpr uint64_t min_size = 1024;
+    std::vector<std::string> read_networks(const toml::node& node, const std::string& key) {
+        const toml::array* array = node.as_array();
+        if (!array) err_.fail(node, key, "expected an array of networks such as [\"192.0.2.0/24\", \"::1\"], got " + describe(node));
+        std::vector<std::string> networks;
+        for (size_t i = 0; i < array->size(); ++i) {
+            std::string item_key = key + "[" + std::to_string(i) + "]";
+            std::string value = err_.string(*array->get(i), item_key);
+            if (!valid_network(value))
+                err_.fail(*array->get(i), item_key,
+                          "expected an IP address or network such as \"192.0.2.0/24\", got " + describe(*array->get(i)));
+            networks.push_back(value);
+        }
+        return networks;
+    }
+
+    void read_greylist(const toml::table& table, Greylist& greylist) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "greylist." + name;
+            if (name == "enabled") {
+                auto value = node.value_exact<bool>();
+                if (!value) err_.fail(node, full, "expected true or false, got " + describe(node));
+                greylist.enabled = *value;
+            } else if (name == "delay") {
+                greylist.delay = read_duration(node, full, true);
+            } else if (name == "ttl") {
+                greylist.ttl = read_duration(node, full);
+            } else {
+                err_.unknown_key(key, "greylist", {"enabled", "delay", "ttl"});
+            }
+        }
+    }
+
+    uint64_t read_size(const toml::node& node, const std::string& key, uint64_t min_size = 1024) {
         std::optional<uint64_t> size;
         if (auto integer = node.value_exact<int64_t>()) {
             if (*integer >= 0) size = static_cast<uint64_t>(*integer);
@@ -214,15 +324,17 @@ private:
             size = parse_size(*text);
         }
         if (!size) err_.fail(node, key, "expected a size in octets such as 26214400 or \"25M\", got " + describe(node));
-        if (*size < min_size) err_.fail(node, key, "must be at least 1024 octets, got " + describe(node));
+        if (*size < min_size)
+            err_.fail(node, key, "must be at least " + std::to_string(min_size) + " octets, got " + describe(node));
         return *size;
     }
 
-    std::chrono::milliseconds read_duration(const toml::node& node, const std::string& key) {
+    std::chrono::milliseconds read_duration(const toml::node& node, const std::string& key, bool zero_ok = false) {
         std::optional<std::chrono::milliseconds> duration;
         if (auto text = node.value_exact<std::string>()) duration = parse_duration(*text);
         if (!duration) err_.fail(node, key, "expected a duration such as \"30s\" or \"5m\", got " + describe(node));
-        if (duration->count() <= 0) err_.fail(node, key, "must be longer than zero, got " + describe(node));
+        if (duration->count() < 0 || (!zero_ok && duration->count() == 0))
+            err_.fail(node, key, "must be longer than zero, got " + describe(node));
         return *duration;
     }
 
@@ -235,7 +347,10 @@ private:
             else if (name == "argon2_mem_kib")
                 auth.argon2_mem_kib = static_cast<uint64_t>(err_.integer(node, full, 8, 4 * 1024 * 1024));
             else if (name == "failure_delay") auth.failure_delay = read_failure_delay(node, full);
-            else err_.unknown_key(key, "auth", {"argon2_ops", "argon2_mem_kib", "failure_delay"});
+            // RFC 7677's minimum; the ceiling keeps a typo from making every SCRAM login (client side too) crawl.
+            else if (name == "scram_iterations")
+                auth.scram_iterations = static_cast<uint32_t>(err_.integer(node, full, 4096, 10'000'000));
+            else err_.unknown_key(key, "auth", {"argon2_ops", "argon2_mem_kib", "failure_delay", "scram_iterations"});
         }
     }
 

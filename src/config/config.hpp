@@ -27,6 +27,32 @@ struct Limits {
     std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds data_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+    std::chrono::milliseconds session_timeout{std::chrono::minutes(30)};  // whole session; 0 = none
+    uint64_t min_data_rate = 1024;  // octets/s during DATA/BDAT after a 10 s grace; 0 = no minimum
+    std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};  // SIGTERM: time given to transactions
+
+    // Abuse protection (src/policy). 0 = no limit for every count.
+    uint32_t max_connections = 1000;
+    uint32_t max_connections_per_ip = 20;
+    uint32_t connections_per_minute_per_ip = 60;
+    uint32_t max_errors = 20;  // rejected commands per session before 421 4.7.0
+    std::chrono::milliseconds error_delay{std::chrono::seconds(1)};  // tarpit: delay of replies after 3 errors
+    uint32_t auth_failures_per_ip = 5;
+    std::chrono::milliseconds auth_failure_window{std::chrono::minutes(10)};
+    std::chrono::milliseconds auth_ban_time{std::chrono::minutes(30)};
+    uint32_t auth_failures_per_account = 20;
+    std::chrono::milliseconds account_lockout_time{std::chrono::minutes(15)};
+    uint32_t messages_per_hour_per_user = 500;
+    uint32_t recipients_per_hour_per_user = 2000;
+    uint32_t messages_per_hour_per_ip = 1000;
+    uint32_t recipients_per_hour_per_ip = 4000;
+    std::vector<std::string> allow_networks;  // CIDRs exempt from every limit, ban and greylisting
+};
+
+struct Greylist {
+    bool enabled = false;  // mx listeners only; authenticated sessions bypass it
+    std::chrono::milliseconds delay{std::chrono::minutes(5)};
+    std::chrono::milliseconds ttl{std::chrono::hours(24 * 35)};
 };
 
 struct Auth {
@@ -35,6 +61,9 @@ struct Auth {
     uint64_t argon2_mem_kib = 64 * 1024;
     // A failed AUTH is answered this late, so password guessing is slow. 0 (for tests) to 60 s.
     std::chrono::milliseconds failure_delay{std::chrono::seconds(1)};
+    // PBKDF2 iterations of the SCRAM-SHA-256 keys of accounts created from now on (each account keeps the count
+    // its keys were made with). RFC 7677 asks for at least 4096.
+    uint32_t scram_iterations = 4096;
 };
 
 struct Tls {
@@ -50,6 +79,7 @@ struct Config {
     std::string postmaster = "postmaster";    // the user that receives <postmaster> mail
     std::vector<Listener> listeners;
     Limits limits;
+    Greylist greylist;
     Auth auth;
     Tls tls;
     unsigned io_threads = 0;  // 0 = one per core

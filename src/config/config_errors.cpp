@@ -66,6 +66,11 @@ void ErrorReporter::fail(const toml::source_region& where, std::string_view key,
 
 void ErrorReporter::unknown_key(const toml::key& key, std::string_view prefix,
                                 std::initializer_list<std::string_view> known) const {
+    unknown_key(key, prefix, std::span<const std::string_view>(known.begin(), known.size()));
+}
+
+void ErrorReporter::unknown_key(const toml::key& key, std::string_view prefix,
+                                std::span<const std::string_view> known) const {
     std::string full = prefix.empty() ? std::string(key.str()) : std::string(prefix) + "." + std::string(key.str());
     std::string_view best;
     size_t best_distance = 3;  // further than two edits is a different word, not a typo

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <toml++/toml.h>
@@ -26,6 +27,8 @@ public:
     // An unknown key, with a "did you mean" when one of the known keys is a near miss.
     [[noreturn]] void unknown_key(const toml::key& key, std::string_view prefix,
                                   std::initializer_list<std::string_view> known) const;
+    [[noreturn]] void unknown_key(const toml::key& key, std::string_view prefix,
+                                  std::span<const std::string_view> known) const;
 
     std::string string(const toml::node& node, std::string_view key) const;
     int64_t integer(const toml::node& node, std::string_view key, int64_t min, int64_t max) const;
