@@ -44,6 +44,8 @@ int run_action(const Action& action);
 void add_serve_command(CLI::App& app, Action& action);
 void add_check_config_command(CLI::App& app, Action& action);
 void add_user_commands(CLI::App& app, Action& action);
+void add_app_password_commands(CLI::App& app, Action& action);
+void add_control_commands(CLI::App& app, Action& action);
 void add_version_command(CLI::App& app, Action& action);
 
 }  // namespace postern::app

@@ -32,6 +32,10 @@ int check_config(const ConfigOptions& options) {
               << limits.max_recipients << ", command_timeout " << config::format_duration(limits.command_timeout)
               << ", data_timeout " << config::format_duration(limits.data_timeout) << ", idle_timeout "
               << config::format_duration(limits.idle_timeout) << "\n";
+    const config::Auth& auth = cfg.auth;
+    std::cout << "auth:          argon2_ops " << auth.argon2_ops << ", argon2_mem_kib " << auth.argon2_mem_kib
+              << ", failure_delay " << config::format_duration(auth.failure_delay) << ", scram_iterations "
+              << auth.scram_iterations << "\n";
     return exit_ok;
 }
 

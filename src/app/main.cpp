@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     add_serve_command(app, action);
     add_check_config_command(app, action);
     add_user_commands(app, action);
+    add_app_password_commands(app, action);
+    add_control_commands(app, action);
     add_version_command(app, action);
 
     try {

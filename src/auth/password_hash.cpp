@@ -23,6 +23,17 @@ size_t mem_bytes(const config::Auth& cost) { return static_cast<size_t>(cost.arg
 
 }  // namespace
 
+std::string generate_app_password() {
+    static_assert(app_password_alphabet.size() == 32);
+    init_sodium();
+    std::string out;
+    for (int i = 0; i < 24; ++i) {
+        if (i > 0 && i % 4 == 0) out += '-';
+        out += app_password_alphabet[randombytes_uniform(static_cast<uint32_t>(app_password_alphabet.size()))];
+    }
+    return out;
+}
+
 void check_password_length(std::string_view password) {
     if (password.empty()) throw AccountError("password must not be empty");
     if (password.size() > max_password_bytes)

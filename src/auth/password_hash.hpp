@@ -1,4 +1,4 @@
-// argon2id password hashing through libsodium, shared by account passwords and (later) app passwords.
+// argon2id password hashing through libsodium, shared by account passwords and app passwords.
 #pragma once
 
 #include <string>
@@ -25,5 +25,11 @@ bool verify_hash(const std::string& hash, std::string_view password);
 
 // True when the hash was made with another cost than `cost`, so a successful login should re-hash it.
 bool needs_rehash(const std::string& hash, const config::Auth& cost);
+
+// Generated app passwords: 24 symbols from a 32-symbol alphabet without 0, 1, l and o (120 bits), drawn with
+// libsodium's randombytes_uniform and shown in groups of four: "abcd-efgh-ijkm-npqr-stuv-wxyz". The dashes
+// are part of the password.
+inline constexpr std::string_view app_password_alphabet = "23456789abcdefghijkmnpqrstuvwxyz";
+std::string generate_app_password();
 
 }  // namespace postern::auth

@@ -187,6 +187,7 @@ idle_timeout = "250ms"
 [auth]
 argon2_ops = 3
 argon2_mem_kib = 32768
+scram_iterations = 8192
 )");
     EXPECT_EQ(cfg.hostname, "Mail.Example.org");
     EXPECT_EQ(cfg.data_dir, fs::path("/srv/postern"));
@@ -207,6 +208,7 @@ argon2_mem_kib = 32768
     EXPECT_EQ(cfg.limits.idle_timeout, 250ms);
     EXPECT_EQ(cfg.auth.argon2_ops, 3u);
     EXPECT_EQ(cfg.auth.argon2_mem_kib, 32768u);
+    EXPECT_EQ(cfg.auth.scram_iterations, 8192u);
 }
 
 TEST_F(ConfigFileTest, TlsFilesRelativeToTheFile) {
@@ -391,6 +393,24 @@ TEST_F(ConfigFileTest, ErrorArgon2Cost) {
     EXPECT_EQ(error_of("[auth]\nargon2_ops = 0\n"), "postern.toml:2: auth.argon2_ops: must be between 1 and 64, got 0");
     EXPECT_EQ(error_of("[auth]\nargon2_mem_kib = 4\n"),
               "postern.toml:2: auth.argon2_mem_kib: must be between 8 and 4194304, got 4");
+}
+
+TEST_F(ConfigFileTest, ScramIterations) {
+    EXPECT_EQ(embedded_default().auth.scram_iterations, 4096u);
+    EXPECT_EQ(load("[auth]\nargon2_ops = 1\n").auth.scram_iterations, 4096u);
+    EXPECT_EQ(load("[auth]\nscram_iterations = 4096\n").auth.scram_iterations, 4096u);
+    EXPECT_EQ(load("[auth]\nscram_iterations = 10000000\n").auth.scram_iterations, 10000000u);
+}
+
+TEST_F(ConfigFileTest, ErrorScramIterations) {
+    EXPECT_EQ(error_of("[auth]\nscram_iterations = 4095\n"),
+              "postern.toml:2: auth.scram_iterations: must be between 4096 and 10000000, got 4095");
+    EXPECT_EQ(error_of("[auth]\nscram_iterations = 10000001\n"),
+              "postern.toml:2: auth.scram_iterations: must be between 4096 and 10000000, got 10000001");
+    EXPECT_EQ(error_of("[auth]\nscram_iterations = \"4096\"\n"),
+              "postern.toml:2: auth.scram_iterations: expected an integer, got \"4096\"");
+    EXPECT_EQ(error_of("[auth]\nscram_iteration = 4096\n"),
+              "postern.toml:2: auth.scram_iteration: unknown key (did you mean \"scram_iterations\"?)");
 }
 
 TEST_F(ConfigFileTest, ErrorFailureDelay) {
