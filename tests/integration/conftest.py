@@ -299,3 +299,155 @@ def pytest_runtest_makereport(item, call):
             report.sections.append((f"postern[{i}] stderr ({srv.address})", srv.stderr()[-20000:] or "(empty)"))
             if srv.cli_log:
                 report.sections.append((f"postern[{i}] CLI calls", "\n".join(srv.cli_log)[-10000:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers with TLS listeners (submission / submissions / mx), used by test_submission_*.py
+
+from helpers import TlsSMTP  # noqa: E402
+
+
+# Abuse-protection limits (a separate feature: tarpit delay after errors, auth-failure bans, connection rate)
+# would get in the way of these tests, which make several failed AUTHs and many connections per server. Each is
+# switched off when this build knows the key; an unknown key is a config error, so each is probed once.
+_POLICY_OFF = {"error_delay": "0s", "auth_failures_per_ip": 0, "auth_failures_per_account": 0,
+               "connections_per_minute_per_ip": 0}
+_policy_probe: dict[str, bool] = {}
+
+
+def policy_off_limits(binary: Path, workdir: Path) -> dict:
+    for key, value in _POLICY_OFF.items():
+        if key not in _policy_probe:
+            probe = workdir / f"probe-{key}.toml"
+            probe.parent.mkdir(parents=True, exist_ok=True)
+            probe.write_text(f"hostname = {toml_value(HOSTNAME)}\ndata_dir = {toml_value(str(workdir / 'probe'))}\n"
+                             f"\n[limits]\n{key} = {toml_value(value)}\n")
+            proc = subprocess.run([str(binary), "check-config", "--config", str(probe)], capture_output=True,
+                                  timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL)
+            _policy_probe[key] = proc.returncode == 0
+    return {key: value for key, value in _POLICY_OFF.items() if _policy_probe[key]}
+
+
+class SubmissionPostern(Postern):
+    """A Postern with three listeners on free ports: mx (`port`, as in Postern), submission (`sub_port`,
+    STARTTLS + AUTH) and submissions (`subs_port`, implicit TLS). `tls_cert`/`tls_key` write a [tls] section
+    (without them the server makes its self-signed pair in <data_dir>/tls); `io_threads` sets the top-level key.
+    [auth] failure_delay defaults to "0s" here so failed AUTHs do not slow the tests down."""
+
+    def __init__(self, binary: Path, workdir: Path, *, tls_cert: Path | None = None, tls_key: Path | None = None,
+                 io_threads: int | None = None, auth: dict | None = None, **kw):
+        ports: set[int] = set()
+        while len(ports) < 2:
+            ports.add(free_port(kw.get("host", "127.0.0.1")))
+        self.sub_port, self.subs_port = sorted(ports)
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.io_threads = io_threads
+        merged_auth = {"failure_delay": "0s"}
+        merged_auth.update(auth or {})
+        merged_limits = policy_off_limits(binary, workdir)
+        merged_limits.update(kw.pop("limits", None) or {})
+        super().__init__(binary, workdir, auth=merged_auth, limits=merged_limits, **kw)
+        while self.port in ports:
+            self.port = free_port(self.host)
+        self.write_config()
+
+    def _addr(self, port: int) -> str:
+        return f"[{self.host}]:{port}" if ":" in self.host else f"{self.host}:{port}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    def write_config(self) -> None:
+        if not hasattr(self, "sub_port"):
+            return super().write_config()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        listeners = [{"mode": "mx", "address": self.address},
+                     {"mode": "submission", "address": self._addr(self.sub_port)},
+                     {"mode": "submissions", "address": self._addr(self.subs_port)}]
+        extra = {"io_threads": self.io_threads} if self.io_threads is not None else None
+        text = render_config(self.hostname, self.data_dir, self.local_domains, listeners, self.limits, self.auth,
+                             extra_top=extra)
+        if self.tls_cert is not None or self.tls_key is not None:
+            text += f"\n[tls]\ncert = {toml_value(str(self.tls_cert))}\nkey = {toml_value(str(self.tls_key))}\n"
+        self.config_path.write_text(text)
+
+    def wait_listening(self) -> None:
+        super().wait_listening()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        for port in (self.sub_port, self.subs_port):
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                with socket.socket(family, socket.SOCK_STREAM) as s:
+                    s.settimeout(1.0)
+                    try:
+                        s.connect((self.host, port))
+                        break
+                    except OSError:
+                        pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"postern did not accept connections on port {port}:\n{self.stderr()}")
+                time.sleep(0.02)
+
+    def restart(self) -> "SubmissionPostern":
+        """Stop (SIGTERM) and start again on the same ports and data dir."""
+        self.stop()
+        self.proc = None
+        return self.start()
+
+    # -- clients
+    def mx(self, **kw) -> TlsSMTP:
+        """Cleartext connection to the mx port (greeting read); can .starttls() later."""
+        return TlsSMTP(self.host, self.port, **kw)
+
+    def submission(self, **kw) -> TlsSMTP:
+        """Cleartext connection to the submission (587-role) port (greeting read); can .starttls() later."""
+        return TlsSMTP(self.host, self.sub_port, **kw)
+
+    def submission_tls(self, ehlo: str | None = "client.test.invalid", **kw) -> TlsSMTP:
+        """Submission port after EHLO + STARTTLS (+ EHLO again unless ehlo is None)."""
+        return TlsSMTP.starttls_connect(self.host, self.sub_port, ehlo=ehlo, **kw)
+
+    def submissions(self, ehlo: str | None = "client.test.invalid", **kw) -> TlsSMTP:
+        """Implicit-TLS connection to the submissions (465-role) port; greeting read, EHLO sent unless None."""
+        return TlsSMTP.implicit_tls_connect(self.host, self.subs_port, ehlo=ehlo, **kw)
+
+    def mx_tls(self, ehlo: str | None = "client.test.invalid", **kw) -> TlsSMTP:
+        """mx port after EHLO + STARTTLS (+ EHLO again unless ehlo is None)."""
+        return TlsSMTP.starttls_connect(self.host, self.port, ehlo=ehlo, **kw)
+
+    def app_password_add(self, user: str, label: str) -> str:
+        out = self.cli("app-password", "add", user, label, check=True).stdout.strip()
+        assert out and "\n" not in out, f"app-password add printed {out!r}, expected one password line"
+        return out
+
+
+@pytest.fixture
+def make_submission_server(postern_path, tmp_path, request, default_users_data_dir):
+    """Factory like make_server, for SubmissionPostern: make_submission_server(users=None, start=True,
+    tls_cert=..., tls_key=..., io_threads=..., auth=..., limits=...)."""
+    servers: list[SubmissionPostern] = []
+
+    def factory(*, users: dict | None = None, start: bool = True, **kw) -> SubmissionPostern:
+        srv = SubmissionPostern(postern_path, tmp_path / f"sub{len(servers)}", **kw)
+        servers.append(srv)
+        _attach(request, srv)
+        if users is None:
+            shutil.copytree(default_users_data_dir, srv.data_dir)
+        else:
+            for name, password in users.items():
+                srv.add_user(name, password)
+        if start:
+            srv.start()
+        return srv
+
+    yield factory
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture
+def subserver(make_submission_server) -> SubmissionPostern:
+    """A running SubmissionPostern with the default users, self-signed TLS and failure_delay 0s."""
+    return make_submission_server()

@@ -251,3 +251,157 @@ def parse_dialog(path: Path) -> Dialog:
         else:
             raise ValueError(f"{path}:{lineno}: cannot parse {line!r}")
     return dialog
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS and SASL helpers (test_submission_*.py)
+
+import base64 as _base64
+import hashlib as _hashlib
+import hmac as _hmac
+import os as _os
+import ssl as _ssl
+
+
+def tls_client_context(*, verify: bool = False, min_version=None, max_version=None,
+                       ciphers: str | None = None) -> _ssl.SSLContext:
+    """A client context; by default without certificate checks (the test servers are self-signed)."""
+    ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = _ssl.CERT_NONE
+    if min_version is not None:
+        ctx.minimum_version = min_version
+    if max_version is not None:
+        ctx.maximum_version = max_version
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+class TlsSMTP(RawSMTP):
+    """RawSMTP that can switch to TLS: after STARTTLS's 220, or from the first byte (implicit TLS)."""
+
+    ehlo_reply: Reply | None = None
+
+    def starttls(self, context: _ssl.SSLContext | None = None) -> None:
+        """Wrap the connection in TLS (after the 220 to STARTTLS, or right after connecting for implicit TLS).
+        Bytes the server sent in cleartext beyond the last reply read would be a stray reply: that is an
+        assertion error here."""
+        assert self.buf == b"", f"server sent bytes after its last reply, before the TLS handshake: {self.buf!r}"
+        ctx = context or tls_client_context()
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=None)
+
+    def ehlo(self, name: str = "client.test.invalid") -> Reply:
+        r = self.cmd(f"EHLO {name}")
+        assert r.code == 250, f"EHLO refused: {r!s}"
+        self.ehlo_reply = r
+        return r
+
+    @classmethod
+    def starttls_connect(cls, host: str, port: int, *, ehlo: str | None = "client.test.invalid",
+                         context: _ssl.SSLContext | None = None, timeout: float = IO_TIMEOUT) -> "TlsSMTP":
+        """Connect, EHLO, STARTTLS (220 checked), handshake, then EHLO again unless ehlo is None."""
+        c = cls(host, port, timeout=timeout)
+        assert c.greeting.code == 220, f"greeting: {c.greeting!s}"
+        c.ehlo("client.test.invalid")
+        r = c.cmd("STARTTLS")
+        assert r.code == 220, f"STARTTLS refused: {r!s}"
+        c.starttls(context)
+        if ehlo is not None:
+            c.ehlo(ehlo)
+        return c
+
+    @classmethod
+    def implicit_tls_connect(cls, host: str, port: int, *, ehlo: str | None = "client.test.invalid",
+                             context: _ssl.SSLContext | None = None, timeout: float = IO_TIMEOUT) -> "TlsSMTP":
+        """Connect with TLS from the first byte, read the greeting, then EHLO unless ehlo is None."""
+        c = cls(host, port, timeout=timeout, greeting=False)
+        c.starttls(context)
+        c.greeting = c.reply()
+        assert c.greeting.code == 220, f"greeting over TLS: {c.greeting!s}"
+        if ehlo is not None:
+            c.ehlo(ehlo)
+        return c
+
+    @property
+    def tls_version(self) -> str:
+        return self.sock.version()
+
+    @property
+    def tls_cipher(self) -> str:
+        return self.sock.cipher()[0]
+
+
+def ehlo_keywords(reply: Reply) -> dict[str, list[str]]:
+    """EHLO reply lines after the first, as {KEYWORD: [params...]} (keywords upper-cased)."""
+    out: dict[str, list[str]] = {}
+    for line in reply.lines[1:]:
+        words = line.split()
+        if words:
+            out[words[0].upper()] = words[1:]
+    return out
+
+
+def b64(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return _base64.b64encode(data).decode("ascii")
+
+
+def b64d(text: str) -> bytes:
+    return _base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def plain_response(user: str, password: str, authzid: str = "") -> str:
+    return b64(f"{authzid}\0{user}\0{password}")
+
+
+def challenge_of(reply: Reply) -> str:
+    """The base64 text of a 334 reply ("334 <b64>"); '' for a bare "334 "."""
+    assert reply.code == 334, f"expected a 334 challenge, got {reply!s}"
+    return reply.raw.decode("ascii").rstrip("\r\n")[4:]
+
+
+class ScramClient:
+    """A SCRAM-SHA-256 client (RFC 5802 / 7677), without channel binding (gs2 header "n,,")."""
+
+    def __init__(self, user: str, password: str, nonce: str | None = None):
+        self.user = user
+        self.password = password
+        self.nonce = nonce or _base64.b64encode(_os.urandom(18)).decode("ascii")
+        self.client_first_bare = f"n={self._saslname(user)},r={self.nonce}"
+        self.server_signature: bytes | None = None
+
+    @staticmethod
+    def _saslname(name: str) -> str:
+        return name.replace("=", "=3D").replace(",", "=2C")
+
+    def client_first(self) -> str:
+        return "n,," + self.client_first_bare
+
+    def client_final(self, server_first: str) -> str:
+        attrs = dict(item.split("=", 1) for item in server_first.split(","))
+        nonce, salt, iterations = attrs["r"], _base64.b64decode(attrs["s"]), int(attrs["i"])
+        assert nonce.startswith(self.nonce) and len(nonce) > len(self.nonce), f"bad server nonce in {server_first!r}"
+        salted = _hashlib.pbkdf2_hmac("sha256", self.password.encode("utf-8"), salt, iterations)
+        client_key = _hmac.new(salted, b"Client Key", "sha256").digest()
+        stored_key = _hashlib.sha256(client_key).digest()
+        without_proof = f"c=biws,r={nonce}"
+        auth_message = f"{self.client_first_bare},{server_first},{without_proof}".encode("utf-8")
+        client_signature = _hmac.new(stored_key, auth_message, "sha256").digest()
+        proof = bytes(a ^ b for a, b in zip(client_key, client_signature))
+        server_key = _hmac.new(salted, b"Server Key", "sha256").digest()
+        self.server_signature = _hmac.new(server_key, auth_message, "sha256").digest()
+        return f"{without_proof},p={_base64.b64encode(proof).decode('ascii')}"
+
+    def verify_server_final(self, server_final: str) -> None:
+        assert server_final.startswith("v="), f"server-final is not a verifier: {server_final!r}"
+        assert _base64.b64decode(server_final[2:]) == self.server_signature, "server signature does not verify"
+
+
+def unfold(header: bytes) -> str:
+    """A header field unfolded (RFC 5322 2.2.3) with whitespace runs squeezed to one space."""
+    text = header.decode("utf-8", "replace").replace("\r\n", "")
+    return re.sub(r"[ \t]+", " ", text).strip()
