@@ -93,7 +93,8 @@ bool valid_ipv6(std::string_view s) {
             return false;
         }
     }
-    return compressed ? groups < 8 : groups == 8;
+    // RFC 5321 §4.1.3: with "::" at most 6 groups besides it (an IPv4 tail counts as 2).
+    return compressed ? groups <= 6 : groups == 8;
 }
 
 bool valid_sub_domain(std::string_view label, bool utf8_allowed) {
@@ -258,6 +259,7 @@ bool valid_address_literal(std::string_view literal) {
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == inner.size()) return false;
     for (size_t i = 0; i < colon; ++i)
         if (!(is_alpha(inner[i]) || is_digit(inner[i]) || inner[i] == '-')) return false;
+    if (inner[colon - 1] == '-') return false;  // Standardized-tag = Ldh-str: ends in a letter or digit
     for (size_t i = colon + 1; i < inner.size(); ++i) {
         auto c = static_cast<unsigned char>(inner[i]);
         if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\') return false;
@@ -308,6 +310,7 @@ PathParse parse_path(std::string_view text, PathKind kind, bool utf8_allowed) {
             while (i < text.size() && text[i] != '>') ++i;
         }
         auto domain = text.substr(start, i - start);
+        if (domain.size() > kMaxDomain) return fail(PathError::too_long);
         if (!valid_domain(domain, true)) return fail(PathError::syntax);
         if (i >= text.size() || text[i] != '>') return fail(PathError::syntax);
         ++i;

@@ -7,15 +7,25 @@ void MessageReader::flag(MessageFault f) {
     body_.clear();  // a refused message is not kept: bounded memory whatever the client sends
 }
 
-void MessageReader::emit(char c) {
-    ++size_;
-    if (size_ > max_size_) flag(MessageFault::too_big);
-    if (fault_ == MessageFault::none) body_.push_back(c);
-}
-
 void MessageReader::emit(std::string_view s) {
     size_ += s.size();
     if (size_ > max_size_) flag(MessageFault::too_big);
+    if (fault_ == MessageFault::none) body_.append(s);
+}
+
+// Octets of line content. The first fault in octet order wins, so the verdict never depends on how the
+// input was split into reads: at each octet the line length is checked before the size.
+void MessageReader::text(std::string_view s) {
+    if (fault_ == MessageFault::none) {
+        constexpr uint64_t max_line = kMaxLineOctets - 2;
+        uint64_t line_room = line_octets_ < max_line ? max_line - line_octets_ : 0;
+        uint64_t size_room = size_ < max_size_ ? max_size_ - size_ : 0;
+        bool line_over = s.size() > line_room, size_over = s.size() > size_room;
+        if (line_over && (!size_over || line_room <= size_room)) flag(MessageFault::line_too_long);
+        else if (size_over) flag(MessageFault::too_big);
+    }
+    line_octets_ += s.size();
+    size_ += s.size();
     if (fault_ == MessageFault::none) body_.append(s);
 }
 
@@ -25,8 +35,7 @@ void MessageReader::text_byte(char c) {
         return;
     }
     if (c == '\n') flag(MessageFault::bare_line_ending);  // never a line end, so never a start of "."
-    if (++line_octets_ > kMaxLineOctets - 2) flag(MessageFault::line_too_long);
-    emit(c);
+    text(std::string_view(&c, 1));
     state_ = State::text;
 }
 
@@ -40,9 +49,7 @@ size_t MessageReader::feed_dot_stuffed(std::string_view input) {
             size_t j = i;
             while (j < input.size() && input[j] != '\r' && input[j] != '\n') ++j;
             if (j > i) {
-                line_octets_ += j - i;
-                if (line_octets_ > kMaxLineOctets - 2) flag(MessageFault::line_too_long);
-                emit(input.substr(i, j - i));
+                text(input.substr(i, j - i));
                 i = j;
                 continue;
             }
@@ -65,7 +72,7 @@ size_t MessageReader::feed_dot_stuffed(std::string_view input) {
                 state_ = State::line_start;
             } else {
                 flag(MessageFault::bare_line_ending);
-                emit('\r');
+                emit("\r");
                 text_byte(c);
             }
             break;
@@ -81,7 +88,7 @@ size_t MessageReader::feed_dot_stuffed(std::string_view input) {
                 done_ = true;
             } else {
                 flag(MessageFault::bare_line_ending);  // ".\rX": the dot was stuffing, the CR is bare
-                emit('\r');
+                emit("\r");
                 text_byte(c);
             }
             break;
@@ -102,7 +109,7 @@ void MessageReader::feed_raw(std::string_view input) {
                 state_ = State::line_start;
             } else {
                 flag(MessageFault::bare_line_ending);
-                emit('\r');
+                emit("\r");
                 text_byte(c);
             }
             ++i;
@@ -111,9 +118,7 @@ void MessageReader::feed_raw(std::string_view input) {
         size_t j = i;
         while (j < input.size() && input[j] != '\r' && input[j] != '\n') ++j;
         if (j > i) {
-            line_octets_ += j - i;
-            if (line_octets_ > kMaxLineOctets - 2) flag(MessageFault::line_too_long);
-            emit(input.substr(i, j - i));
+            text(input.substr(i, j - i));
             state_ = State::text;
             i = j;
             continue;

@@ -34,8 +34,8 @@ public:
 
 private:
     enum class State { line_start, text, cr, dot, dot_cr };
-    void emit(char c);
-    void emit(std::string_view s);
+    void emit(std::string_view s);  // line ends: count toward the size only
+    void text(std::string_view s);  // line content: counts toward the line and the size
     void flag(MessageFault f);
     void text_byte(char c);  // one octet in the middle of a line
 

@@ -30,7 +30,7 @@ constexpr std::array<ReplyEntry, static_cast<size_t>(ReplyId::count_)> kTable{{
     {bad_recipient_syntax, "bad_recipient_syntax", 501, "5.1.3", "Bad recipient address syntax"},
     {not_implemented, "not_implemented", 502, "5.5.1", "Command not implemented"},
     {need_helo, "need_helo", 503, "5.5.1", "Send EHLO or HELO first"},
-    {need_mail, "need_mail", 503, "5.5.1", "Need MAIL before RCPT"},
+    {need_mail, "need_mail", 503, "5.5.1", "Need MAIL before {}"},
     {need_rcpt, "need_rcpt", 503, "5.5.1", "Need RCPT before {}"},
     {nested_mail, "nested_mail", 503, "5.5.1", "Sender already given; send RSET to start over"},
     {bdat_mixed_with_data, "bdat_mixed_with_data", 503, "5.5.1", "DATA and BDAT cannot be mixed in one message"},

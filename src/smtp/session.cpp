@@ -278,7 +278,7 @@ void Session::sender_result(const SenderResult& result) {
 }
 
 void Session::cmd_rcpt(std::string_view arg, bool missing_prefix) {
-    if (!mail_given_) return error(need_mail);
+    if (!mail_given_) return error(need_mail, {"RCPT"});
     if (missing_prefix) return error(syntax_error);
     auto path = parse_path(arg, PathKind::forward, true);
     if (path.error != PathError::none) return error(bad_recipient_syntax);
@@ -322,7 +322,7 @@ void Session::recipient_result(const RecipientResult& result) {
 
 void Session::cmd_data(std::string_view arg) {
     if (!arg.empty()) return error(syntax_error);
-    if (!mail_given_) return error(need_mail);
+    if (!mail_given_) return error(need_mail, {"DATA"});
     if (used_bdat_) return error(bdat_mixed_with_data);
     if (envelope_.recipients.empty()) return rcpt_attempted_ ? error(no_valid_recipients) : error(need_rcpt, {"DATA"});
     message_.clear();
@@ -352,10 +352,11 @@ void Session::cmd_bdat(std::string_view arg) {
     if (!size) return error(syntax_error);
 
     bdat_remaining_ = *size;
+    bdat_chunk_size_ = *size;
     bdat_last_ = last;
     bdat_discard_ = true;
     phase_ = Phase::bdat;
-    if (!mail_given_) return error(need_mail);
+    if (!mail_given_) return error(need_mail, {"BDAT"});
     if (envelope_.recipients.empty()) {
         return rcpt_attempted_ ? error(no_valid_recipients) : error(need_rcpt, {"BDAT"});
     }
@@ -382,7 +383,7 @@ void Session::advance_bdat() {
         reset_transaction();
         return message_fault_reply(fault);
     }
-    if (!bdat_last_) return reply(chunk_ok, {std::to_string(reader_->size())});
+    if (!bdat_last_) return reply(chunk_ok, {std::to_string(bdat_chunk_size_)});
     reader_->finish_raw();
     finish_message();
 }

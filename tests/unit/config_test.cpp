@@ -279,7 +279,7 @@ TEST_F(ConfigFileTest, ErrorUnknownTopLevelKeySuggests) {
 TEST_F(ConfigFileTest, ErrorUnknownTopLevelKeyListsKnown) {
     EXPECT_EQ(error_of("relay = true\n"),
               "postern.toml:1: relay: unknown key; expected one of: hostname data_dir local_domains postmaster "
-              "io_threads listeners limits auth tls");
+              "io_threads listeners limits greylist auth tls");
 }
 
 TEST_F(ConfigFileTest, ErrorUnknownTable) {

@@ -44,7 +44,7 @@ const std::vector<Expected>& expectations() {
         {"bad_recipient_syntax", {}, "501 5.1.3 Bad recipient address syntax\r\n"},
         {"not_implemented", {}, "502 5.5.1 Command not implemented\r\n"},
         {"need_helo", {}, "503 5.5.1 Send EHLO or HELO first\r\n"},
-        {"need_mail", {}, "503 5.5.1 Need MAIL before RCPT\r\n"},
+        {"need_mail", {"RCPT"}, "503 5.5.1 Need MAIL before RCPT\r\n"},
         {"need_rcpt", {"DATA"}, "503 5.5.1 Need RCPT before DATA\r\n"},
         {"nested_mail", {}, "503 5.5.1 Sender already given; send RSET to start over\r\n"},
         {"bdat_mixed_with_data", {}, "503 5.5.1 DATA and BDAT cannot be mixed in one message\r\n"},

@@ -57,7 +57,9 @@ const std::string kRcptOk = "250 2.1.5 Recipient ok\r\n";
 const std::string k354 = "354 Send the message; end it with <CR><LF>.<CR><LF>\r\n";
 const std::string kSyntax = "501 5.5.4 Syntax error in parameters or arguments\r\n";
 const std::string kNeedHelo = "503 5.5.1 Send EHLO or HELO first\r\n";
-const std::string kNeedMail = "503 5.5.1 Need MAIL before RCPT\r\n";
+const std::string kNeedMailRcpt = "503 5.5.1 Need MAIL before RCPT\r\n";
+const std::string kNeedMailData = "503 5.5.1 Need MAIL before DATA\r\n";
+const std::string kNeedMailBdat = "503 5.5.1 Need MAIL before BDAT\r\n";
 const std::string kStarttlsReady = "220 2.0.0 Ready to start TLS\r\n";
 const std::string kTlsNotAvailable = "454 4.7.0 TLS not available due to temporary reason\r\n";
 const std::string kTlsAlreadyActive = "503 5.5.1 TLS already active\r\n";
@@ -161,7 +163,7 @@ TEST_F(SmtpSessionTlsAuth, CommandsPipelinedAfterStarttlsAreDropped) {
     EXPECT_TRUE(d->lookups.empty());
     EXPECT_FALSE(session().in_transaction());
     EXPECT_EQ(send("NOOP\r\n"), kOk);
-    EXPECT_EQ(send("RCPT TO:<alice@test.example>\r\n"), kNeedMail);
+    EXPECT_EQ(send("RCPT TO:<alice@test.example>\r\n"), kNeedMailRcpt);
 }
 
 TEST_F(SmtpSessionTlsAuth, StarttlsErrors) {
@@ -384,7 +386,7 @@ TEST_F(SmtpSessionTlsAuth, SubmissionRequiresAuthBeforeMail) {
     d->auth_handler = plain;
     ASSERT_EQ(send("EHLO client.example\r\n"), kEhloAuth);
     EXPECT_EQ(send("MAIL FROM:<alice@test.example>\r\n"), kAuthRequired);
-    EXPECT_EQ(send("RCPT TO:<bob@test.example>\r\n"), kNeedMail);
+    EXPECT_EQ(send("RCPT TO:<bob@test.example>\r\n"), kNeedMailRcpt);
     EXPECT_EQ(send("AUTH PLAIN " + kPlainAlice + "\r\n"), kAuthOk);
     EXPECT_EQ(send("MAIL FROM:<alice@test.example>\r\n"), kSenderOk);
 }
