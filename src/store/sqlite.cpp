@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "observe/log.hpp"
+
 namespace postern::store {
 
 namespace {
@@ -174,8 +176,20 @@ Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); 
 
 Transaction::~Transaction() {
     if (done_) return;
-    // Failure here means the transaction is already gone (SQLite rolled it back itself); nothing left to undo.
-    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3* db = db_.handle();
+    // Back in autocommit mode: SQLite already rolled the transaction back itself (SQLITE_FULL, SQLITE_IOERR,
+    // SQLITE_NOMEM, ...) or someone ran ROLLBACK by hand, so there is nothing left to undo.
+    if (sqlite3_get_autocommit(db)) return;
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+        // A destructor may run during unwinding, so this cannot throw; but a transaction that is still open keeps
+        // the write lock and makes the next BEGIN fail, so say so loudly instead of discarding the error.
+        observe::error("rollback failed file={} code={} error=\"{}\" still_in_transaction={}",
+                       db_.file().string(), rc, error ? error : sqlite3_errstr(rc),
+                       sqlite3_get_autocommit(db) ? "no" : "yes");
+    }
+    sqlite3_free(error);
 }
 
 void Transaction::commit() {

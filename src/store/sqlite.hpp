@@ -110,7 +110,7 @@ private:
 };
 
 // BEGIN IMMEDIATE on construction (takes the write lock up front, so no deadlock upgrading later);
-// rolls back unless commit() was called.
+// rolls back unless commit() was called. A ROLLBACK that fails is logged (a destructor cannot throw).
 class Transaction {
 public:
     explicit Transaction(Database& db);

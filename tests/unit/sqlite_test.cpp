@@ -102,9 +102,16 @@ TEST_F(SqliteTest, FailedMigrationChangesNothing) {
     Database db(file);
     EXPECT_THROW(db.migrate("demo", broken), DbError);
     EXPECT_EQ(schema_version(db, "demo"), -1);
-    auto st = db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'a'");
-    ASSERT_TRUE(st.step());
-    EXPECT_EQ(st.column_int(0), 0);
+    {
+        // Exactly as it was: not even the schema_version table that migrate() created inside the transaction.
+        auto st = db.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('a', 'schema_version')");
+        ASSERT_TRUE(st.step());
+        EXPECT_EQ(st.column_int(0), 0);
+    }
+    // And the connection is out of the transaction: the corrected migration can take the write lock and run.
+    constexpr Migration fixed[] = {"CREATE TABLE a(x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"};
+    db.migrate("demo", fixed);
+    EXPECT_EQ(schema_version(db, "demo"), 2);
 }
 
 TEST_F(SqliteTest, ConstraintViolationHasItsOwnType) {
@@ -125,6 +132,36 @@ TEST_F(SqliteTest, TransactionRollsBackUnlessCommitted) {
         Transaction tx(db);
         db.prepare("INSERT INTO t VALUES(2)").run();
         tx.commit();
+    }
+    auto st = db.prepare("SELECT group_concat(k) FROM t");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.column_text(0), "2");
+}
+
+TEST_F(SqliteTest, TransactionRollsBackWithAStatementStillPending) {
+    Database db(dir_ / "test.db");
+    db.exec("CREATE TABLE t(k INTEGER); INSERT INTO t VALUES(1), (2);");
+    auto reading = db.prepare("SELECT k FROM t");  // outlives the transaction, stopped mid-result
+    {
+        Transaction tx(db);
+        db.prepare("INSERT INTO t VALUES(3)").run();
+        ASSERT_TRUE(reading.step());
+    }
+    reading.reset();
+    Transaction next(db);  // would throw "cannot start a transaction within a transaction" if ROLLBACK had failed
+    auto st = db.prepare("SELECT group_concat(k) FROM t");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.column_text(0), "1,2");
+}
+
+TEST_F(SqliteTest, TransactionAlreadyEndedIsLeftAlone) {
+    Database db(dir_ / "test.db");
+    db.exec("CREATE TABLE t(k INTEGER)");
+    {
+        Transaction tx(db);
+        db.prepare("INSERT INTO t VALUES(1)").run();
+        db.exec("ROLLBACK");  // what SQLite does by itself on SQLITE_FULL or SQLITE_IOERR
+        db.prepare("INSERT INTO t VALUES(2)").run();  // autocommit: kept, not undone by ~Transaction
     }
     auto st = db.prepare("SELECT group_concat(k) FROM t");
     ASSERT_TRUE(st.step());
