@@ -47,5 +47,7 @@ void add_user_commands(CLI::App& app, Action& action);
 void add_app_password_commands(CLI::App& app, Action& action);
 void add_control_commands(CLI::App& app, Action& action);
 void add_version_command(CLI::App& app, Action& action);
+void add_queue_commands(CLI::App& app, Action& action);
+void add_dkim_commands(CLI::App& app, Action& action);
 
 }  // namespace postern::app

@@ -113,12 +113,30 @@ public:
                 read_auth(err_.table(node, name), cfg.auth);
             } else if (name == "tls") {
                 read_tls(err_.table(node, name), cfg.tls);
+            } else if (name == "queue") {
+                read_queue(err_.table(node, name), cfg.queue);
+            } else if (name == "delivery") {
+                read_delivery(err_.table(node, name), cfg.delivery);
+            } else if (name == "lmtp") {
+                read_lmtp(err_.table(node, name), cfg.lmtp);
+            } else if (name == "relay") {
+                read_relay(err_.table(node, name), cfg.relay);
+            } else if (name == "dns") {
+                read_dns(err_.table(node, name), cfg.dns);
+            } else if (name == "dkim") {
+                read_dkim(err_.table(node, name), cfg.dkim);
             } else {
                 err_.unknown_key(key, "", {"hostname", "data_dir", "local_domains", "postmaster", "io_threads",
-                                           "listeners", "limits", "greylist", "auth", "tls"});
+                                           "listeners", "limits", "greylist", "auth", "tls", "queue", "delivery",
+                                           "lmtp", "relay", "dns", "dkim"});
             }
         }
         if (hostname_given && !domains_given) cfg.local_domains = domains_for(cfg.hostname);
+        if (cfg.delivery.local == Delivery::Local::lmtp && cfg.lmtp.address.empty()) {
+            const toml::node* where = root.get("delivery");
+            if (auto* d = root["delivery"]["local"].node()) where = d;
+            err_.fail(*where, "delivery.local", "\"lmtp\" needs [lmtp] address, such as \"unix:/run/dovecot/lmtp\"");
+        }
         return cfg;
     }
 
@@ -386,6 +404,159 @@ private:
     ErrorReporter err_;
     std::filesystem::path file_;
 };
+    bool read_bool(const toml::node& node, const std::string& key) {
+        auto value = node.value_exact<bool>();
+        if (!value) err_.fail(node, key, "expected true or false, got " + describe(node));
+        return *value;
+    }
+
+    void read_queue(const toml::table& table, Queue& queue) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "queue." + name;
+            if (name == "retry_schedule") {
+                const toml::array* array = node.as_array();
+                if (!array || array->empty())
+                    err_.fail(node, full, "expected a non-empty array of durations such as [\"1m\", \"5m\", \"1h\"], got " +
+                                              describe(node));
+                queue.retry_schedule.clear();
+                for (size_t i = 0; i < array->size(); ++i)
+                    queue.retry_schedule.push_back(read_duration(*array->get(i), full + "[" + std::to_string(i) + "]"));
+            } else if (name == "max_queue_lifetime") {
+                queue.max_queue_lifetime = read_duration(node, full);
+            } else if (name == "delay_warning_time") {
+                queue.delay_warning_time = read_duration(node, full, true);
+            } else if (name == "delivery_threads") {
+                queue.delivery_threads = static_cast<unsigned>(err_.integer(node, full, 1, 256));
+            } else {
+                err_.unknown_key(key, "queue",
+                                 {"retry_schedule", "max_queue_lifetime", "delay_warning_time", "delivery_threads"});
+            }
+        }
+    }
+
+    void read_delivery(const toml::table& table, Delivery& delivery) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "delivery." + name;
+            if (name == "local") {
+                std::string value = err_.string(node, full);
+                if (value == "maildir") delivery.local = Delivery::Local::maildir;
+                else if (value == "lmtp") delivery.local = Delivery::Local::lmtp;
+                else err_.fail(node, full, "expected \"maildir\" or \"lmtp\", got " + describe(node));
+            } else if (name == "smtp_port") {
+                delivery.smtp_port = static_cast<uint16_t>(err_.integer(node, full, 1, 65535));
+            } else if (name == "connect_timeout") {
+                delivery.connect_timeout = read_duration(node, full);
+            } else if (name == "command_timeout") {
+                delivery.command_timeout = read_duration(node, full);
+            } else if (name == "destination_concurrency") {
+                delivery.destination_concurrency = static_cast<uint32_t>(err_.integer(node, full, 1, 1000));
+            } else if (name == "connection_cache_time") {
+                delivery.connection_cache_time = read_duration(node, full, true);
+            } else if (name == "helo_name") {
+                delivery.helo_name = read_domain(node, full);
+            } else {
+                err_.unknown_key(key, "delivery", {"local", "smtp_port", "connect_timeout", "command_timeout",
+                                                   "destination_concurrency", "connection_cache_time", "helo_name"});
+            }
+        }
+    }
+
+    void read_lmtp(const toml::table& table, Lmtp& lmtp) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "lmtp." + name;
+            if (name == "address") {
+                std::string value = err_.string(node, full);
+                std::string_view path = value;
+                if (path.starts_with("unix:")) path.remove_prefix(5);
+                if (path.starts_with("/")) {
+                    lmtp.socket = std::string(path);
+                    lmtp.host.clear();
+                } else if (!parse_host_port(value, lmtp.host, lmtp.port)) {
+                    err_.fail(node, full, "expected \"unix:/path/to/socket\", \"/path\" or \"host:port\", got " +
+                                              describe(node));
+                }
+                lmtp.address = value;
+            } else {
+                err_.unknown_key(key, "lmtp", {"address"});
+            }
+        }
+    }
+
+    void read_relay(const toml::table& table, Relay& relay) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "relay." + name;
+            if (name == "host") {
+                std::string value = err_.string(node, full);
+                std::string host = value;
+                if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+                unsigned char buf[16];
+                if (!valid_domain(host) && inet_pton(AF_INET, host.c_str(), buf) != 1 &&
+                    inet_pton(AF_INET6, host.c_str(), buf) != 1)
+                    err_.fail(node, full, "expected a host name or IP address, got " + describe(node));
+                relay.host = host;
+            } else if (name == "port") {
+                relay.port = static_cast<uint16_t>(err_.integer(node, full, 1, 65535));
+            } else if (name == "starttls") {
+                std::string value = err_.string(node, full);
+                if (value == "required") relay.starttls = Relay::StartTls::required;
+                else if (value == "opportunistic") relay.starttls = Relay::StartTls::opportunistic;
+                else err_.fail(node, full, "expected \"required\" or \"opportunistic\", got " + describe(node));
+            } else if (name == "tls_verify") {
+                relay.tls_verify = read_bool(node, full);
+            } else if (name == "ca_file") {
+                relay.ca_file = read_path(node, full);
+                std::error_code ec;
+                if (!std::filesystem::is_regular_file(relay.ca_file, ec))
+                    err_.fail(node, full, "no such file: " + relay.ca_file.string());
+            } else if (name == "tls_name") {
+                relay.tls_name = err_.string(node, full);
+            } else if (name == "username") {
+                relay.username = err_.string(node, full);
+            } else if (name == "password") {
+                relay.password = err_.string(node, full);
+            } else {
+                err_.unknown_key(key, "relay", {"host", "port", "starttls", "tls_verify", "ca_file", "tls_name",
+                                                "username", "password"});
+            }
+        }
+        if (relay.username.empty() != relay.password.empty())
+            err_.fail(table, relay.username.empty() ? "relay.username" : "relay.password",
+                      "missing; give both relay.username and relay.password, or neither");
+    }
+
+    void read_dns(const toml::table& table, Dns& dns) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "dns." + name;
+            if (name == "resolver") {
+                Listener parsed;
+                std::string value = err_.string(node, full);
+                if (!parse_listen_address(value, parsed))
+                    err_.fail(node, full, "expected an IP address and port such as \"127.0.0.1:53\" or \"[::1]:53\", got " +
+                                              describe(node));
+                dns.resolver = value;
+            } else if (name == "timeout") {
+                dns.timeout = read_duration(node, full);
+            } else {
+                err_.unknown_key(key, "dns", {"resolver", "timeout"});
+            }
+        }
+    }
+
+    void read_dkim(const toml::table& table, Dkim& dkim) {
+        for (auto&& [key, node] : table) {
+            const std::string name(key.str());
+            const std::string full = "dkim." + name;
+            if (name == "sign") dkim.sign = read_bool(node, full);
+            else if (name == "key_dir") dkim.key_dir = read_path(node, full);
+            else err_.unknown_key(key, "dkim", {"sign", "key_dir"});
+        }
+    }
+
 
 }  // namespace
 

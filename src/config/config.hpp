@@ -75,6 +75,61 @@ struct Tls {
 struct Config {
     std::string hostname;                     // default: the machine's name
     std::filesystem::path data_dir = "var";  // accounts.db, spool/, mail/
+// The queue (src/queue): retries, lifetime, warnings, delivery threads.
+struct Queue {
+    // Waits between delivery attempts: the n-th deferral waits retry_schedule[n-1]; past the end, the last entry
+    // repeats.
+    std::vector<std::chrono::milliseconds> retry_schedule{std::chrono::minutes(1),  std::chrono::minutes(5),
+                                                          std::chrono::minutes(15), std::chrono::minutes(30),
+                                                          std::chrono::hours(1)};
+    std::chrono::milliseconds max_queue_lifetime{std::chrono::hours(24 * 5)};  // then the message bounces
+    std::chrono::milliseconds delay_warning_time{0};                           // 0 = no warning DSN
+    unsigned delivery_threads = 8;                                             // messages delivered at once
+};
+
+// Delivery agents (src/delivery): where local mail goes, and how remote mail is sent.
+struct Delivery {
+    enum class Local { maildir, lmtp } local = Local::maildir;
+    uint16_t smtp_port = 25;  // port of MX hosts (tests point it elsewhere)
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
+    std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};  // each reply of a remote server
+    uint32_t destination_concurrency = 5;  // connections at once to one destination (domain or relay)
+    std::chrono::milliseconds connection_cache_time{std::chrono::seconds(10)};  // idle outbound sessions kept
+    std::string helo_name;  // default: hostname
+};
+
+// LMTP (RFC 2033) to a mail store, used when delivery.local = "lmtp".
+struct Lmtp {
+    std::string address;  // "unix:/run/dovecot/lmtp", "/run/dovecot/lmtp", "127.0.0.1:24", "[::1]:24"
+    std::string host;     // parsed: empty for a unix socket
+    uint16_t port = 0;
+    std::filesystem::path socket;
+};
+
+// A smarthost: when host is set, all remote mail goes there instead of to MX hosts.
+struct Relay {
+    std::string host;  // empty: direct MX delivery
+    uint16_t port = 587;
+    enum class StartTls { required, opportunistic } starttls = StartTls::required;
+    bool tls_verify = true;             // check the certificate (against ca_file, or the system's CAs)
+    std::filesystem::path ca_file;      // PEM bundle; default the system's
+    std::string tls_name;               // name checked in the certificate; default host
+    std::string username;               // AUTH PLAIN/LOGIN when set (only over TLS)
+    std::string password;
+};
+
+// The DNS resolver used for MX, A and AAAA lookups (libunbound).
+struct Dns {
+    std::string resolver;  // "127.0.0.1:53" or "[::1]:5353": forward every query there; empty: /etc/resolv.conf
+    std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+};
+
+// DKIM signing of mail from authenticated users (keys from `postern dkim keygen`).
+struct Dkim {
+    bool sign = true;
+    std::filesystem::path key_dir;  // default <data_dir>/dkim; keys are <key_dir>/<domain>/<selector>.pem
+};
+
     std::vector<std::string> local_domains;   // lower-case; default: { hostname, "localhost" }
     std::string postmaster = "postmaster";    // the user that receives <postmaster> mail
     std::vector<Listener> listeners;
@@ -85,6 +140,12 @@ struct Config {
     unsigned io_threads = 0;  // 0 = one per core
 };
 
+    Queue queue;
+    Delivery delivery;
+    Lmtp lmtp;
+    Relay relay;
+    Dns dns;
+    Dkim dkim;
 // Thrown for a bad config file; what() names the key and the line.
 struct ConfigError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -114,3 +175,6 @@ bool parse_listen_address(std::string_view text, Listener& listener);
 const char* mode_name(ListenerMode mode);
 
 }  // namespace postern::config
+// Splits "host:port" or "[v6]:port" (host may be a name here); false when malformed.
+bool parse_host_port(std::string_view text, std::string& host, uint16_t& port);
+

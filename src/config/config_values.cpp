@@ -125,6 +125,33 @@ bool parse_listen_address(std::string_view text, Listener& listener) {
     return true;
 }
 
+bool parse_host_port(std::string_view text, std::string& host, uint16_t& port) {
+    std::string_view h, p;
+    if (text.starts_with('[')) {
+        auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+        h = text.substr(1, close - 1);
+        p = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return false;
+        h = text.substr(0, colon);
+        p = text.substr(colon + 1);
+        if (h.find(':') != std::string_view::npos) return false;
+    }
+    if (h.empty() || p.empty() || p.size() > 5) return false;
+    for (char c : h)
+        if (static_cast<unsigned char>(c) <= ' ' || c == '/') return false;
+    for (char c : p)
+        if (!is_digit(c)) return false;
+    unsigned value = 0;
+    std::from_chars(p.data(), p.data() + p.size(), value);
+    if (value == 0 || value > 65535) return false;
+    host = std::string(h);
+    port = static_cast<uint16_t>(value);
+    return true;
+}
+
 const char* mode_name(ListenerMode mode) {
     switch (mode) {
         case ListenerMode::mx: return "mx";

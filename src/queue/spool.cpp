@@ -86,6 +86,17 @@ void Spool::stop() {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    std::vector<Pending> late;
+    {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        late.swap(pending_);
+    }
+    for (auto& p : late) {  // submitted after the committer's last batch: never acknowledged
+        ::close(p.fd);
+        ::unlink((incoming_ / p.entry->envelope.id).c_str());
+        p.waiter->committed(false);
+    }
 }
 
 std::string Spool::new_id() {
@@ -116,7 +127,16 @@ void Spool::submit(std::shared_ptr<SpoolEntry> entry, std::unique_ptr<CommitWait
     }
     {
         std::lock_guard lock(mutex_);
-        pending_.push_back({std::move(entry), std::move(waiter), fd});
+        if (!stopped_) {
+            pending_.push_back({std::move(entry), std::move(waiter), fd});
+            fd = -1;
+        }
+    }
+    if (fd >= 0) {  // the committer is gone (shutdown): nothing will make this durable
+        ::close(fd);
+        ::unlink(path.c_str());
+        waiter->committed(false);
+        return;
     }
     cv_.notify_one();
 }

@@ -72,6 +72,7 @@ private:
     std::condition_variable cv_;
     std::vector<Pending> pending_;
     bool stopping_ = false;
+    bool stopped_ = false;  // the committer has ended: submit() fails at once
     std::thread thread_;
     int queue_dir_fd_ = -1;
 };

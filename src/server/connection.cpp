@@ -8,6 +8,7 @@
 #include <ctime>
 #include <tuple>
 
+#include "dkim/dkim.hpp"
 #include "observe/log.hpp"
 #include "server/offload.hpp"
 #include "server/spool_await.hpp"
@@ -347,14 +348,43 @@ asio::awaitable<void> Connection::store_message() {
     trace_info.auth_user = facts.auth_user;
     trace_info.when = q.arrived;
     auto trace = received_header(trace_info);
-    entry->message.reserve(trace.size() + effect.message->size());
-    entry->message.append(trace).append(*effect.message);
+    // Submission (RFC 6409 §8): an authenticated user's message gets the Date: and Message-ID: it lacks, then a
+    // DKIM signature of the envelope sender's domain (whose ownership was checked at MAIL) when it has a key.
+    std::string added;
+    std::string dkim_domain;
+    std::filesystem::path dkim_dir;
+    if (!facts.auth_user.empty()) {
+        added = dkim::missing_submission_headers(*effect.message, cfg_->hostname, q.id, q.arrived);
+        auto at = q.sender.rfind('@');
+        dkim_dir = cfg_->dkim.key_dir.empty() ? cfg_->data_dir / "dkim" : cfg_->dkim.key_dir;
+        if (cfg_->dkim.sign && at != std::string::npos && !dkim::keys_for(dkim_dir, q.sender.substr(at + 1)).empty())
+            dkim_domain = smtp::ascii_lower(q.sender.substr(at + 1));
+    }
+    entry->message.reserve(trace.size() + added.size() + effect.message->size() + (dkim_domain.empty() ? 0 : 1024));
+    entry->message.append(trace).append(added).append(*effect.message);
     effect.message->clear();
 
     auto id = q.id;
     auto size = entry->message.size();
     auto rcpts = static_cast<uint32_t>(q.recipients.size());
     bool ok = co_await async_commit(ctx_.spool, std::move(entry), use_awaitable);
+    if (!dkim_domain.empty()) {
+        std::string signature;
+        std::string_view signed_part(entry->message);
+        signed_part.remove_prefix(trace.size());
+        auto when = static_cast<std::time_t>(q.arrived);
+        co_await async_offload(
+            ctx_.auth_pool,
+            [&] {
+                try {
+                    signature = dkim::sign_for_domain(dkim_dir, dkim_domain, signed_part, when);
+                } catch (const std::exception& e) {
+                    observe::error("dkim signing failed id={} domain={} error=\"{}\"", q.id, dkim_domain, e.what());
+                }
+            },
+            use_awaitable);
+        entry->message.insert(trace.size(), signature);
+    }
     if (ok) {
         observe::info("accepted id={} client={} user={} from=<{}> rcpts={} size={}", id, client_ip_, facts.auth_user,
                       env.sender.str(), rcpts, size);

@@ -16,10 +16,15 @@
 #include <list>
 
 #include "auth/account_store.hpp"
+#include "delivery/lmtp.hpp"
 #include "delivery/maildir.hpp"
+#include "delivery/smtp_relay.hpp"
+#include "dns/resolver.hpp"
 #include "observe/log.hpp"
+#include "queue/control.hpp"
 #include "queue/runner.hpp"
 #include "queue/spool.hpp"
+#include "server/recipients.hpp"
 #include "server/connection.hpp"
 #include "server/control.hpp"
 #include "server/io_pool.hpp"
@@ -109,6 +114,33 @@ policy::Settings policy_settings(const config::Config& cfg) {
     return s;
 }
 
+queue::RunnerSettings runner_settings(const config::Config& cfg) {
+    queue::RunnerSettings s;
+    s.hostname = cfg.hostname;
+    s.retry_schedule = cfg.queue.retry_schedule;
+    s.max_queue_lifetime = cfg.queue.max_queue_lifetime;
+    s.delay_warning_time = cfg.queue.delay_warning_time;
+    s.threads = cfg.queue.delivery_threads;
+    return s;
+}
+
+// Where a bounce goes: a local account for an address at a local domain, the address itself elsewhere.
+queue::Router bounce_router(const config::Config& cfg, RecipientResolver& resolver) {
+    return [&cfg, &resolver](const std::string& address) -> std::optional<queue::QueuedRecipient> {
+        auto at = address.rfind('@');
+        smtp::Mailbox mailbox;
+        mailbox.local = at == std::string::npos ? address : address.substr(0, at);
+        mailbox.domain = at == std::string::npos ? std::string{} : smtp::ascii_lower(address.substr(at + 1));
+        bool local = mailbox.domain.empty() || std::find(cfg.local_domains.begin(), cfg.local_domains.end(),
+                                                         mailbox.domain) != cfg.local_domains.end();
+        if (!local) return queue::QueuedRecipient{address, {}};
+        auto found = resolver.resolve(mailbox);
+        if (found.verdict == smtp::LookupVerdict::temp_fail) throw std::runtime_error("account lookup failed");
+        if (found.verdict != smtp::LookupVerdict::found) return std::nullopt;
+        return queue::QueuedRecipient{address, found.user};
+    };
+}
+
 // Thousands of connections need thousands of descriptors: take the hard limit.
 void raise_fd_limit() {
     rlimit rl{};
@@ -135,11 +167,26 @@ int run_server(const config::Config& initial, std::function<config::Config()> re
 
     auth::AccountStore accounts(auth::accounts_file(cfg->data_dir), cfg->auth);
     queue::Spool spool(cfg->data_dir / "spool");
+    // Delivery agents: local users by Maildir or LMTP; remote recipients by SMTP to the smarthost or MX hosts.
     delivery::MaildirDelivery maildir(cfg->data_dir / "mail", cfg->hostname);
-    queue::QueueRunner runner(spool, maildir);
+    std::unique_ptr<delivery::LmtpDelivery> lmtp;
+    if (cfg->delivery.local == config::Delivery::Local::lmtp)
+        lmtp = std::make_unique<delivery::LmtpDelivery>(cfg->lmtp, cfg->delivery, cfg->hostname);
+    queue::DeliveryAgent& local_agent = lmtp ? static_cast<queue::DeliveryAgent&>(*lmtp) : maildir;
+    dns::UnboundResolver resolver(cfg->dns.resolver, cfg->dns.timeout);
+    delivery::SmtpDelivery remote_agent(*cfg, resolver);
+    RecipientResolver bounce_lookup(accounts, cfg->postmaster);
+    queue::QueueRunner runner(spool, runner_settings(*cfg), local_agent, remote_agent,
+                              bounce_router(*cfg, bounce_lookup));
     spool.on_committed([&runner](std::shared_ptr<queue::SpoolEntry> e) { runner.enqueue(std::move(e)); });
     runner.start();
     spool.start();
+    std::unique_ptr<queue::QueueControl> queue_control;
+    try {
+        queue_control = std::make_unique<queue::QueueControl>(cfg->data_dir / "queue.sock", runner);
+    } catch (const std::exception& e) {
+        observe::error("queue control socket unavailable: {}", e.what());
+    }
 
     IoPool pool(cfg->io_threads);
     asio::thread_pool auth_pool(std::max(2u, std::thread::hardware_concurrency()));
@@ -221,7 +268,8 @@ int run_server(const config::Config& initial, std::function<config::Config()> re
     pool.join();
     auth_pool.join();
     spool.stop();   // commits anything still in flight (its sessions have been answered by now)
-    runner.stop();  // delivers what is ready; the rest stays in the spool for the next start
+    if (queue_control) queue_control->close();
+    runner.stop();  // ends deliveries in progress (they resume at the next start) before the spool goes
     observe::info("stopped");
     return 0;
 }

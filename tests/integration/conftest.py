@@ -29,6 +29,7 @@ DEFAULT_USERS = {"alice": "alice-secret-1", "bob": "bob-secret-2", "postmaster":
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 CLI_TIMEOUT = 20.0
+NO_DNS_RESOLVER = "127.0.0.1:9"  # nothing answers DNS there
 
 
 def postern_bin() -> Path:
@@ -82,6 +83,12 @@ def render_config(hostname: str, data_dir: Path, local_domains, listeners, limit
     out.append("[auth]")
     for key, value in auth.items():
         out.append(f"{key} = {toml_value(value)}")
+    # Remote recipients are delivered by MX lookups: point them at a loopback port where no DNS server answers,
+    # so that no test ever asks the machine's resolver (remote mail just stays queued). The queue tests
+    # (queue_support.QueuePostern) replace this table with their own dnsmasq.
+    out.append("")
+    out.append("[dns]")
+    out.append(f"resolver = {toml_value(NO_DNS_RESOLVER)}")
     return "\n".join(out) + "\n"
 
 

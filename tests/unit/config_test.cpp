@@ -277,9 +277,9 @@ TEST_F(ConfigFileTest, ErrorUnknownTopLevelKeySuggests) {
 }
 
 TEST_F(ConfigFileTest, ErrorUnknownTopLevelKeyListsKnown) {
-    EXPECT_EQ(error_of("relay = true\n"),
-              "postern.toml:1: relay: unknown key; expected one of: hostname data_dir local_domains postmaster "
-              "io_threads listeners limits greylist auth tls");
+    EXPECT_EQ(error_of("webmail = true\n"),
+              "postern.toml:1: webmail: unknown key; expected one of: hostname data_dir local_domains postmaster "
+              "io_threads listeners limits greylist auth tls queue delivery lmtp relay dns dkim");
 }
 
 TEST_F(ConfigFileTest, ErrorUnknownTable) {
