@@ -401,9 +401,6 @@ private:
                       "missing; give both tls.cert and tls.key, or neither for a self-signed certificate");
     }
 
-    ErrorReporter err_;
-    std::filesystem::path file_;
-};
     bool read_bool(const toml::node& node, const std::string& key) {
         auto value = node.value_exact<bool>();
         if (!value) err_.fail(node, key, "expected true or false, got " + describe(node));
@@ -557,6 +554,9 @@ private:
         }
     }
 
+    ErrorReporter err_;
+    std::filesystem::path file_;
+};
 
 }  // namespace
 

@@ -72,9 +72,6 @@ struct Tls {
     std::filesystem::path key;
 };
 
-struct Config {
-    std::string hostname;                     // default: the machine's name
-    std::filesystem::path data_dir = "var";  // accounts.db, spool/, mail/
 // The queue (src/queue): retries, lifetime, warnings, delivery threads.
 struct Queue {
     // Waits between delivery attempts: the n-th deferral waits retry_schedule[n-1]; past the end, the last entry
@@ -130,6 +127,9 @@ struct Dkim {
     std::filesystem::path key_dir;  // default <data_dir>/dkim; keys are <key_dir>/<domain>/<selector>.pem
 };
 
+struct Config {
+    std::string hostname;                     // default: the machine's name
+    std::filesystem::path data_dir = "var";  // accounts.db, spool/, mail/
     std::vector<std::string> local_domains;   // lower-case; default: { hostname, "localhost" }
     std::string postmaster = "postmaster";    // the user that receives <postmaster> mail
     std::vector<Listener> listeners;
@@ -137,15 +137,15 @@ struct Dkim {
     Greylist greylist;
     Auth auth;
     Tls tls;
-    unsigned io_threads = 0;  // 0 = one per core
-};
-
     Queue queue;
     Delivery delivery;
     Lmtp lmtp;
     Relay relay;
     Dns dns;
     Dkim dkim;
+    unsigned io_threads = 0;  // 0 = one per core
+};
+
 // Thrown for a bad config file; what() names the key and the line.
 struct ConfigError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -174,7 +174,7 @@ bool parse_listen_address(std::string_view text, Listener& listener);
 
 const char* mode_name(ListenerMode mode);
 
-}  // namespace postern::config
 // Splits "host:port" or "[v6]:port" (host may be a name here); false when malformed.
 bool parse_host_port(std::string_view text, std::string& host, uint16_t& port);
 
+}  // namespace postern::config

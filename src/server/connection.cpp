@@ -363,11 +363,6 @@ asio::awaitable<void> Connection::store_message() {
     entry->message.reserve(trace.size() + added.size() + effect.message->size() + (dkim_domain.empty() ? 0 : 1024));
     entry->message.append(trace).append(added).append(*effect.message);
     effect.message->clear();
-
-    auto id = q.id;
-    auto size = entry->message.size();
-    auto rcpts = static_cast<uint32_t>(q.recipients.size());
-    bool ok = co_await async_commit(ctx_.spool, std::move(entry), use_awaitable);
     if (!dkim_domain.empty()) {
         std::string signature;
         std::string_view signed_part(entry->message);
@@ -385,6 +380,11 @@ asio::awaitable<void> Connection::store_message() {
             use_awaitable);
         entry->message.insert(trace.size(), signature);
     }
+
+    auto id = q.id;
+    auto size = entry->message.size();
+    auto rcpts = static_cast<uint32_t>(q.recipients.size());
+    bool ok = co_await async_commit(ctx_.spool, std::move(entry), use_awaitable);
     if (ok) {
         observe::info("accepted id={} client={} user={} from=<{}> rcpts={} size={}", id, client_ip_, facts.auth_user,
                       env.sender.str(), rcpts, size);

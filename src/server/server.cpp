@@ -267,9 +267,9 @@ int run_server(const config::Config& initial, std::function<config::Config()> re
     pool.run();
     pool.join();
     auth_pool.join();
-    spool.stop();   // commits anything still in flight (its sessions have been answered by now)
     if (queue_control) queue_control->close();
     runner.stop();  // ends deliveries in progress (they resume at the next start) before the spool goes
+    spool.stop();   // commits anything still in flight (its sessions have been answered by now)
     observe::info("stopped");
     return 0;
 }
