@@ -449,6 +449,19 @@ VerifyResult AccountStore::verify_password(std::string_view name, std::string_vi
     }
 }
 
+std::optional<std::string> AccountStore::credential_fingerprint(std::string_view name) {
+    if (!valid_user_name(name)) return std::nullopt;
+    std::string user = to_lower(name);
+    std::lock_guard lock(impl_->mutex);
+    auto st = impl_->db.query(
+        "SELECT u.password_hash || '|' || u.require_app_password || '|' || "
+        "coalesce((SELECT group_concat(id || ':' || hash, ',') FROM app_passwords "
+        "          WHERE user = u.name AND revoked IS NULL), '') FROM users u WHERE u.name = ?1",
+        user);
+    if (!st.step()) return std::nullopt;
+    return st.column_text(0);
+}
+
 std::optional<ScramCredentials> AccountStore::scram_credentials(std::string_view name) {
     if (!valid_user_name(name)) return std::nullopt;
     std::string user = to_lower(name);

@@ -82,6 +82,10 @@ public:
     // "main password not allowed (require_app_password)", "revoked app password". Never throws: a store
     // failure is Status::unavailable.
     VerifyResult verify_password(std::string_view user, std::string_view password) override;
+    // What a successful verification depends on: the password hash, the require_app_password flag and the
+    // valid app passwords. Any change to them (passwd, revoke, del) changes it. nullopt for an unknown user;
+    // throws store::DbError. One small query: cheap next to an argon2 run.
+    std::optional<std::string> credential_fingerprint(std::string_view user);
     std::optional<ScramCredentials> scram_credentials(std::string_view user) override;
     void app_password_used(std::string_view user, std::string_view label) override;
 

@@ -368,7 +368,10 @@ private:
             // RFC 7677's minimum; the ceiling keeps a typo from making every SCRAM login (client side too) crawl.
             else if (name == "scram_iterations")
                 auth.scram_iterations = static_cast<uint32_t>(err_.integer(node, full, 4096, 10'000'000));
-            else err_.unknown_key(key, "auth", {"argon2_ops", "argon2_mem_kib", "failure_delay", "scram_iterations"});
+            else if (name == "cache_ttl") auth.cache_ttl = read_duration(node, full, true);
+            else
+                err_.unknown_key(key, "auth",
+                                 {"argon2_ops", "argon2_mem_kib", "failure_delay", "scram_iterations", "cache_ttl"});
         }
     }
 

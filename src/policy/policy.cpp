@@ -13,7 +13,6 @@ using std::chrono::seconds;
 std::string ip_subject(const IpAddress& ip) { return "ip:" + ip.str(); }
 std::string account_subject(const std::string& user) { return "account:" + user; }
 
-bool over(double count, uint32_t limit) { return limit != 0 && count > limit; }
 bool at_limit(double count, uint32_t limit) { return limit != 0 && count >= limit; }
 
 std::string lower(std::string s) {
@@ -57,8 +56,8 @@ ConnectVerdict Policy::admit(const IpAddress& ip, TimePoint now) {
         auto it = live_per_ip_.find(key);
         if (it != live_per_ip_.end() && at_limit(it->second, settings_.max_connections_per_ip))
             return ConnectVerdict::too_many_from_ip;
-        if (settings_.connections_per_minute_per_ip != 0 &&
-            over(state_->hit("conn:" + key, 1, minutes(1), now), settings_.connections_per_minute_per_ip))
+        auto limit = settings_.connections_per_minute_per_ip;
+        if (limit != 0 && state_->event("conn:" + key, minutes(1), now, limit + 1) > limit)
             return ConnectVerdict::connection_rate;
     }
     ++live_;
@@ -83,22 +82,25 @@ bool Policy::ip_banned(const IpAddress& ip, TimePoint now) {
     return !allowed(ip) && state_->banned(ip_subject(ip), now).has_value();
 }
 
-bool Policy::account_locked(const std::string& user, TimePoint now) {
-    return !user.empty() && state_->banned(account_subject(lower(user)), now).has_value();
+bool Policy::account_locked(const IpAddress& ip, const std::string& user, TimePoint now) {
+    if (user.empty() || allowed(ip)) return false;
+    return state_->banned(account_subject(lower(user)), now).has_value();
 }
 
 bool Policy::auth_failed(const IpAddress& ip, const std::string& user, TimePoint now) {
     auto s = snapshot();
+    if (any_contains(s.allow, ip)) return false;  // the allow-list wins over every ban
     if (!user.empty() && s.auth_failures_per_account != 0) {
         auto subject = account_subject(lower(user));
         // Guessing spread over many addresses still counts against the one account.
-        if (at_limit(state_->hit("authfail:" + subject, 1, s.auth_failure_window, now), s.auth_failures_per_account))
+        auto limit = s.auth_failures_per_account;
+        if (state_->event("authfail:" + subject, s.auth_failure_window, now, limit) >= limit)
             state_->ban({subject, now + s.account_lockout_time, "too many authentication failures for the account"});
     }
-    if (any_contains(s.allow, ip) || s.auth_failures_per_ip == 0) return false;
+    if (s.auth_failures_per_ip == 0) return false;
     auto subject = ip_subject(ip);
-    if (!at_limit(state_->hit("authfail:" + subject, 1, s.auth_failure_window, now), s.auth_failures_per_ip))
-        return false;
+    auto limit = s.auth_failures_per_ip;
+    if (state_->event("authfail:" + subject, s.auth_failure_window, now, limit) < limit) return false;
     state_->ban({subject, now + s.auth_ban_time, "too many authentication failures"});
     return true;
 }

@@ -60,7 +60,7 @@ public:
     size_t live_connections();
 
     bool ip_banned(const IpAddress& ip, TimePoint now);
-    bool account_locked(const std::string& user, TimePoint now);
+    bool account_locked(const IpAddress& ip, const std::string& user, TimePoint now);  // never from the allow-list
     // Records a failed AUTH; true when the IP is now banned (the session is closed with 421 4.7.0).
     bool auth_failed(const IpAddress& ip, const std::string& user, TimePoint now);
 

@@ -38,6 +38,16 @@ double MemoryPolicyState::count(const std::string& key, std::chrono::seconds win
     return estimate(it->second, window, now);
 }
 
+uint32_t MemoryPolicyState::event(const std::string& key, std::chrono::seconds window, TimePoint now, uint32_t cap) {
+    std::lock_guard lock(mutex_);
+    if (++ops_ % kSweepEvery == 0) sweep(now);
+    auto& e = events_[key];
+    e.window = window;
+    e.times.push_back(now);
+    while (!e.times.empty() && (e.times.size() > cap || e.times.front() <= now - window)) e.times.pop_front();
+    return static_cast<uint32_t>(e.times.size());
+}
+
 void MemoryPolicyState::ban(Ban ban) {
     std::lock_guard lock(mutex_);
     auto subject = ban.subject;
@@ -95,6 +105,9 @@ void MemoryPolicyState::sweep(TimePoint now) {
             ++it;
         }
     }
+    std::erase_if(events_, [&](const auto& kv) {
+        return kv.second.times.empty() || kv.second.times.back() <= now - kv.second.window;
+    });
     std::erase_if(bans_, [&](const auto& kv) { return kv.second.until <= now; });
     std::erase_if(greylist_, [&](const auto& kv) { return kv.second.expires <= now; });
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,9 @@ public:
     // Adds `amount` events for `key` and returns the count within the sliding `window` ending at `now`.
     virtual double hit(const std::string& key, uint64_t amount, std::chrono::seconds window, TimePoint now) = 0;
     virtual double count(const std::string& key, std::chrono::seconds window, TimePoint now) = 0;
+    // Exact count for small limits (auth failures, connections per minute): records an event at `now` and
+    // returns how many of the last `cap` events fall within `window`.
+    virtual uint32_t event(const std::string& key, std::chrono::seconds window, TimePoint now, uint32_t cap) = 0;
 
     virtual void ban(Ban ban) = 0;
     virtual std::optional<Ban> banned(const std::string& subject, TimePoint now) = 0;
@@ -50,6 +54,7 @@ class MemoryPolicyState : public PolicyState {
 public:
     double hit(const std::string& key, uint64_t amount, std::chrono::seconds window, TimePoint now) override;
     double count(const std::string& key, std::chrono::seconds window, TimePoint now) override;
+    uint32_t event(const std::string& key, std::chrono::seconds window, TimePoint now, uint32_t cap) override;
     void ban(Ban ban) override;
     std::optional<Ban> banned(const std::string& subject, TimePoint now) override;
     std::vector<Ban> bans(TimePoint now) override;
@@ -63,6 +68,10 @@ private:
         int64_t index = 0;  // which fixed window `current` counts
         double current = 0, previous = 0;
     };
+    struct Events {
+        std::chrono::seconds window{1};
+        std::deque<TimePoint> times;  // at most `cap` of them
+    };
     struct Grey {
         GreylistEntry entry;
         TimePoint expires;
@@ -72,6 +81,7 @@ private:
 
     std::mutex mutex_;
     std::unordered_map<std::string, Window> windows_;
+    std::unordered_map<std::string, Events> events_;
     std::unordered_map<std::string, Ban> bans_;
     std::unordered_map<std::string, Grey> greylist_;
     uint64_t ops_ = 0;

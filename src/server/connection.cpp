@@ -28,13 +28,14 @@ constexpr uint64_t kTarpitAfterErrors = 3;
 // DATA may start slowly; the minimum rate is enforced once this much time has passed.
 constexpr auto kDataRateGrace = std::chrono::seconds(10);
 
-smtp::SessionSettings session_settings(const config::Config& cfg, const config::Listener& listener, bool tls) {
+smtp::SessionSettings session_settings(const config::Config& cfg, const config::Listener& listener, bool tls,
+                                       bool trusted) {
     smtp::SessionSettings s;
     s.hostname = cfg.hostname;
     s.local_domains = cfg.local_domains;
     s.max_message_size = cfg.limits.max_message_size;
     s.max_recipients = cfg.limits.max_recipients;
-    s.max_errors = cfg.limits.max_errors;
+    s.max_errors = trusted ? 0 : cfg.limits.max_errors;  // the allow-list is never cut off
     s.tls_available = tls;
     s.implicit_tls = listener.mode == config::ListenerMode::submissions;
     s.auth_enabled = true;
@@ -62,11 +63,12 @@ Connection::Connection(ServerContext& ctx, asio::ip::tcp::socket socket, config:
       socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       listener_(std::move(listener)),
-      session_(session_settings(*cfg_, listener_, tls_ctx_ != nullptr)),
-      recipients_(ctx.accounts, cfg_->postmaster),
-      verifier_(ctx.accounts, ctx.policy),
       client_ip_(client_ip_of(socket_)),
       client_addr_(policy::IpAddress::parse(client_ip_)),
+      trusted_(client_addr_ && ctx.policy.allowed(*client_addr_)),
+      verifier_(ctx.verifier, ctx.policy, client_addr_),
+      session_(session_settings(*cfg_, listener_, tls_ctx_ != nullptr, trusted_)),
+      recipients_(ctx.accounts, cfg_->postmaster),
       buffer_(4096),
       started_(SteadyClock::now()) {}
 
@@ -189,11 +191,14 @@ asio::awaitable<bool> Connection::handshake() {
     co_return true;
 }
 
-// Replies to repeated errors come late: a client probing or brute-forcing the protocol is slowed down.
+// Replies to repeated errors come late: a client probing or brute-forcing the protocol is slowed down, by
+// error_delay for each error past the third (pipelined errors add up).
 asio::awaitable<void> Connection::tarpit(uint64_t errors_before) {
     auto errors = session_.errors();
-    if (errors == errors_before || errors <= kTarpitAfterErrors || cfg_->limits.error_delay.count() == 0) co_return;
-    timer_.expires_after(cfg_->limits.error_delay);
+    if (trusted_ || errors <= kTarpitAfterErrors || cfg_->limits.error_delay.count() == 0) co_return;
+    auto delayed = errors - std::max(errors_before, kTarpitAfterErrors);
+    if (delayed == 0) co_return;
+    timer_.expires_after(cfg_->limits.error_delay * static_cast<long>(delayed));
     co_await timer_.async_wait(as_tuple(use_awaitable));
 }
 

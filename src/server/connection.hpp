@@ -58,11 +58,12 @@ private:
     std::string tls_description_;
     asio::steady_timer timer_;
     config::Listener listener_;
-    smtp::Session session_;
-    RecipientResolver recipients_;
-    GuardedVerifier verifier_;
     std::string client_ip_;
     std::optional<policy::IpAddress> client_addr_;
+    bool trusted_;  // in allow_networks: no caps, bans, tarpit, error budget or greylisting
+    GuardedVerifier verifier_;
+    smtp::Session session_;
+    RecipientResolver recipients_;
     bool admitted_ = false;
     std::vector<char> buffer_;
     std::unique_ptr<auth::SaslMechanism> sasl_;

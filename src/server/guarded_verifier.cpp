@@ -6,9 +6,13 @@
 
 namespace postern::server {
 
+bool GuardedVerifier::locked(const std::string& user) const {
+    return client_ && policy_.account_locked(*client_, user, policy::Clock::now());
+}
+
 auth::VerifyResult GuardedVerifier::verify_password(std::string_view user, std::string_view password) {
     last_user_ = smtp::ascii_lower(user);
-    if (policy_.account_locked(last_user_, policy::Clock::now())) {
+    if (locked(last_user_)) {
         auth::VerifyResult r;
         r.status = auth::VerifyResult::Status::unavailable;
         r.reason = "account locked after too many failures";
@@ -19,7 +23,7 @@ auth::VerifyResult GuardedVerifier::verify_password(std::string_view user, std::
 
 std::optional<auth::ScramCredentials> GuardedVerifier::scram_credentials(std::string_view user) {
     last_user_ = smtp::ascii_lower(user);
-    if (policy_.account_locked(last_user_, policy::Clock::now()))
+    if (locked(last_user_))
         throw std::runtime_error("account locked after too many failures");
     return store_.scram_credentials(user);
 }

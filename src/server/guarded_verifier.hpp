@@ -4,7 +4,6 @@
 
 #include <string>
 
-#include "auth/account_store.hpp"
 #include "auth/credentials.hpp"
 #include "policy/policy.hpp"
 
@@ -12,7 +11,8 @@ namespace postern::server {
 
 class GuardedVerifier : public auth::CredentialVerifier {
 public:
-    GuardedVerifier(auth::AccountStore& store, policy::Policy& policy) : store_(store), policy_(policy) {}
+    GuardedVerifier(auth::CredentialVerifier& store, policy::Policy& policy, std::optional<policy::IpAddress> client)
+        : store_(store), policy_(policy), client_(std::move(client)) {}
 
     auth::VerifyResult verify_password(std::string_view user, std::string_view password) override;
     std::optional<auth::ScramCredentials> scram_credentials(std::string_view user) override;
@@ -21,8 +21,11 @@ public:
     const std::string& last_user() const { return last_user_; }
 
 private:
-    auth::AccountStore& store_;
+    auth::CredentialVerifier& store_;  // the account store, through the verification cache
+    bool locked(const std::string& user) const;
+
     policy::Policy& policy_;
+    std::optional<policy::IpAddress> client_;
     std::string last_user_;
 };
 

@@ -191,7 +191,8 @@ int run_server(const config::Config& initial, std::function<config::Config()> re
     IoPool pool(cfg->io_threads);
     asio::thread_pool auth_pool(std::max(2u, std::thread::hardware_concurrency()));
     policy::Policy policy(policy_settings(*cfg), std::make_unique<policy::MemoryPolicyState>());
-    ServerContext ctx(cfg, load_tls(*cfg), accounts, spool, policy, auth_pool);
+    auth::CachingVerifier verifier(accounts, cfg->auth.cache_ttl);
+    ServerContext ctx(cfg, load_tls(*cfg), accounts, verifier, spool, policy, auth_pool);
 
     std::list<tcp::acceptor> acceptors;
     for (const auto& l : cfg->listeners) {
@@ -211,6 +212,7 @@ int run_server(const config::Config& initial, std::function<config::Config()> re
         try {
             auto next = std::make_shared<const config::Config>(reload_config ? reload_config() : *ctx.config());
             policy.update(policy_settings(*next));
+            verifier.set_ttl(next->auth.cache_ttl);
             ctx.reload(next, load_tls(*next));
             observe::info("reloaded configuration");
         } catch (const std::exception& e) {

@@ -30,9 +30,9 @@ void ConnectionRegistry::shutdown_all(bool force) {
 }
 
 ServerContext::ServerContext(std::shared_ptr<const config::Config> cfg, std::shared_ptr<asio::ssl::context> tls,
-                             auth::AccountStore& accounts_, queue::Spool& spool_, policy::Policy& policy_,
-                             asio::thread_pool& auth_pool_)
-    : accounts(accounts_), spool(spool_), policy(policy_), auth_pool(auth_pool_), cfg_(std::move(cfg)),
+                             auth::AccountStore& accounts_, auth::CachingVerifier& verifier_,
+                             queue::Spool& spool_, policy::Policy& policy_, asio::thread_pool& auth_pool_)
+    : accounts(accounts_), verifier(verifier_), spool(spool_), policy(policy_), auth_pool(auth_pool_), cfg_(std::move(cfg)),
       tls_(std::move(tls)) {}
 
 std::shared_ptr<const config::Config> ServerContext::config() const {

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "auth/account_store.hpp"
+#include "auth/verify_cache.hpp"
 #include "config/config.hpp"
 #include "policy/policy.hpp"
 #include "queue/spool.hpp"
@@ -37,10 +38,11 @@ private:
 class ServerContext {
 public:
     ServerContext(std::shared_ptr<const config::Config> cfg, std::shared_ptr<asio::ssl::context> tls,
-                  auth::AccountStore& accounts, queue::Spool& spool, policy::Policy& policy,
-                  asio::thread_pool& auth_pool);
+                  auth::AccountStore& accounts, auth::CachingVerifier& verifier, queue::Spool& spool,
+                  policy::Policy& policy, asio::thread_pool& auth_pool);
 
     auth::AccountStore& accounts;
+    auth::CachingVerifier& verifier;  // password checks, with the short-lived cache of successes
     queue::Spool& spool;
     policy::Policy& policy;
     asio::thread_pool& auth_pool;  // password hashing runs here, never on an I/O thread

@@ -352,7 +352,6 @@ void Session::cmd_bdat(std::string_view arg) {
     if (!size) return error(syntax_error);
 
     bdat_remaining_ = *size;
-    bdat_chunk_size_ = *size;
     bdat_last_ = last;
     bdat_discard_ = true;
     phase_ = Phase::bdat;
@@ -362,10 +361,12 @@ void Session::cmd_bdat(std::string_view arg) {
     }
     if (!used_bdat_) {
         used_bdat_ = true;
+        bdat_received_ = 0;
         message_.clear();
         reader_.emplace(message_, settings_.max_message_size);
     }
     bdat_discard_ = false;
+    bdat_received_ += *size;  // octets as sent in all chunks so far, for the 250 reply
 }
 
 void Session::advance_bdat() {
@@ -383,7 +384,7 @@ void Session::advance_bdat() {
         reset_transaction();
         return message_fault_reply(fault);
     }
-    if (!bdat_last_) return reply(chunk_ok, {std::to_string(bdat_chunk_size_)});
+    if (!bdat_last_) return reply(chunk_ok, {std::to_string(bdat_received_)});
     reader_->finish_raw();
     finish_message();
 }

@@ -191,7 +191,7 @@ private:
     std::string message_;
     std::optional<MessageReader> reader_;
     uint64_t bdat_remaining_ = 0;
-    uint64_t bdat_chunk_size_ = 0;
+    uint64_t bdat_received_ = 0;
     bool bdat_last_ = false;
     bool bdat_discard_ = false;  // this chunk is read only to keep in step with the client
 

@@ -98,9 +98,9 @@ TEST(Policy, AuthFailuresBanTheAddressForTheBanTime) {
     EXPECT_TRUE(p.ip_banned(a, at(3s)));
     EXPECT_EQ(p.admit(a, at(3s)), ConnectVerdict::banned);
     EXPECT_FALSE(p.ip_banned(ip("198.51.100.10"), at(3s)));
-    EXPECT_FALSE(p.ip_banned(a, at(700s)));  // expired
     ASSERT_EQ(p.bans(at(3s)).size(), 1u);
     EXPECT_EQ(p.bans(at(3s))[0].subject, "ip:198.51.100.9");
+    EXPECT_FALSE(p.ip_banned(a, at(700s)));  // expired
 }
 
 TEST(Policy, BansCanBeLiftedByAddress) {
@@ -135,12 +135,12 @@ TEST(Policy, AccountLockCountsFailuresFromManyAddresses) {
     auto p = make(s);
     p.auth_failed(ip("203.0.113.1"), "alice", at(0s));
     p.auth_failed(ip("203.0.113.2"), "Alice", at(1s));
-    EXPECT_FALSE(p.account_locked("alice", at(2s)));
+    EXPECT_FALSE(p.account_locked(ip("203.0.113.9"), "alice", at(2s)));
     p.auth_failed(ip("203.0.113.3"), "alice", at(2s));
-    EXPECT_TRUE(p.account_locked("alice", at(3s)));
-    EXPECT_TRUE(p.account_locked("ALICE", at(3s)));
-    EXPECT_FALSE(p.account_locked("bob", at(3s)));
-    EXPECT_FALSE(p.account_locked("alice", at(1000s)));
+    EXPECT_TRUE(p.account_locked(ip("203.0.113.9"), "alice", at(3s)));
+    EXPECT_TRUE(p.account_locked(ip("203.0.113.9"), "ALICE", at(3s)));
+    EXPECT_FALSE(p.account_locked(ip("203.0.113.9"), "bob", at(3s)));
+    EXPECT_FALSE(p.account_locked(ip("203.0.113.9"), "alice", at(1000s)));
 }
 
 TEST(Policy, MessageAndRecipientRatesPerIpAndUser) {
@@ -186,6 +186,35 @@ TEST(Policy, GreylistDefersThenAcceptsAndRemembers) {
     // Remembered for the ttl after the last pass, then forgotten.
     EXPECT_TRUE(p.greylist(a, "bob@example.org", "alice@example.net", at(3000s)).pass);
     EXPECT_FALSE(p.greylist(a, "bob@example.org", "alice@example.net", at(3000s + 3601s)).pass);
+}
+
+TEST(Policy, AllowListWinsOverTheAccountLock) {
+    Settings s;
+    s.auth_failures_per_ip = 0;
+    s.auth_failures_per_account = 2;
+    s.allow.push_back(*Network::parse("192.0.2.0/24"));
+    auto p = make(s);
+    p.auth_failed(ip("192.0.2.5"), "alice", at(0s));  // from the allow-list: not counted
+    p.auth_failed(ip("192.0.2.5"), "alice", at(1s));
+    EXPECT_FALSE(p.account_locked(ip("203.0.113.1"), "alice", at(2s)));
+    p.auth_failed(ip("203.0.113.1"), "alice", at(2s));
+    p.auth_failed(ip("203.0.113.2"), "alice", at(3s));
+    EXPECT_TRUE(p.account_locked(ip("203.0.113.1"), "alice", at(4s)));
+    EXPECT_FALSE(p.account_locked(ip("192.0.2.5"), "alice", at(4s)));  // the owner still gets in
+}
+
+TEST(Policy, AuthFailuresAcrossAWindowBoundaryStillBan) {
+    Settings s;
+    s.auth_failures_per_ip = 5;
+    s.auth_failure_window = 600s;
+    auto p = make(s);
+    auto a = ip("198.51.100.1");
+    // Two just before a 600 s boundary, three just after: five within the window, so the fifth bans.
+    for (auto t : {598s, 599s, 601s, 602s}) EXPECT_FALSE(p.auth_failed(a, "x", at(t)));
+    EXPECT_TRUE(p.auth_failed(a, "x", at(603s)));
+    // Failures further apart than the window never add up.
+    auto b = ip("198.51.100.2");
+    for (int i = 0; i < 6; ++i) EXPECT_FALSE(p.auth_failed(b, "x", at(std::chrono::seconds(1000 + 601 * i))));
 }
 
 TEST(Policy, GreylistOffPassesEverything) {

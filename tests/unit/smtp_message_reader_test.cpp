@@ -340,7 +340,8 @@ TEST(SmtpDotReader, SizeKeepsCountingAfterAFault) {
 
 TEST(SmtpDotReader, FirstFaultWins) {
     EXPECT_EQ(dot("a\nb" + line_of(2000) + "\r\n.\r\n", 100).fault, MessageFault::bare_line_ending);
-    EXPECT_EQ(dot(line_of(2000) + "\r\na\nb\r\n.\r\n", 100).fault, MessageFault::line_too_long);
+    EXPECT_EQ(dot(line_of(2000) + "\r\na\nb\r\n.\r\n", 10000).fault, MessageFault::line_too_long);
+    EXPECT_EQ(dot(line_of(2000) + "\r\na\nb\r\n.\r\n", 100).fault, MessageFault::too_big);  // octet 101 < 999
     EXPECT_EQ(dot(line_of(200) + "\r\n" + line_of(2000) + "\r\na\nb\r\n.\r\n", 100).fault, MessageFault::too_big);
 }
 
