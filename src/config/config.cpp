@@ -416,9 +416,10 @@ private:
             const std::string full = "queue." + name;
             if (name == "retry_schedule") {
                 const toml::array* array = node.as_array();
-                if (!array || array->empty())
-                    err_.fail(node, full, "expected a non-empty array of durations such as [\"1m\", \"5m\", \"1h\"], got " +
+                if (!array)
+                    err_.fail(node, full, "expected an array of durations such as [\"1m\", \"5m\", \"1h\"], got " +
                                               describe(node));
+                if (array->empty()) err_.fail(node, full, "must list at least one duration");
                 queue.retry_schedule.clear();
                 for (size_t i = 0; i < array->size(); ++i)
                     queue.retry_schedule.push_back(read_duration(*array->get(i), full + "[" + std::to_string(i) + "]"));

@@ -29,9 +29,18 @@ WAIT = 10.0
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 for both UDP and TCP (dnsmasq listens on both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+    raise AssertionError("no free port for dnsmasq")
 
 
 def wait_until(pred, timeout: float = WAIT, interval: float = 0.05, what: str = "condition"):
@@ -83,6 +92,16 @@ class Dnsmasq:
         return self
 
     def start(self) -> "Dnsmasq":
+        for attempt in range(5):  # another process may take the port between the probe and dnsmasq's bind
+            try:
+                return self._start()
+            except AssertionError:
+                if attempt == 4:
+                    raise
+                self.port = free_udp_port()
+        return self
+
+    def _start(self) -> "Dnsmasq":
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                 "--no-poll", f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces",

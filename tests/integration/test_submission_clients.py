@@ -13,9 +13,11 @@ import pytest
 from helpers import parse_delivered, tls_client_context, unfold
 
 CLIENT_TIMEOUT = 15.0
+# With Date: and Message-ID: present, submission adds nothing (RFC 6409 §8) and the bytes arrive unchanged.
 MESSAGE = (b"From: Alice <alice@test.example>\r\n"
            b"To: Bob <bob@test.example>\r\n"
            b"Subject: real client\r\n"
+           b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
            b"Message-ID: <real-client-1@test.example>\r\n"
            b"\r\n"
            b"First line.\r\n"

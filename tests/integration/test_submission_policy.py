@@ -11,9 +11,12 @@ import pytest
 
 from helpers import assert_reply, parse_delivered, plain_response, unfold
 
+# With Date: and Message-ID: present, submission adds nothing (RFC 6409 §8) and the bytes arrive unchanged.
 MESSAGE = (b"From: Alice <alice@test.example>\r\n"
            b"To: someone\r\n"
            b"Subject: submission test\r\n"
+           b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+           b"Message-ID: <submission-test@test.example>\r\n"
            b"\r\n"
            b"Hello over TLS.\r\n"
            b"..a line that starts with a dot\r\n")
