@@ -39,6 +39,19 @@ void MessageReader::text_byte(char c) {
     state_ = State::text;
 }
 
+// The octet after a CR: LF ends the line; anything else makes the CR a bare one.
+void MessageReader::after_cr(char c) {
+    if (c == '\n') {
+        emit("\r\n");
+        line_octets_ = 0;
+        state_ = State::line_start;
+        return;
+    }
+    flag(MessageFault::bare_line_ending);
+    emit("\r");
+    text_byte(c);
+}
+
 size_t MessageReader::feed_dot_stuffed(std::string_view input) {
     size_t i = 0;
     while (i < input.size() && !done_) {
@@ -66,15 +79,7 @@ size_t MessageReader::feed_dot_stuffed(std::string_view input) {
             }
             break;
         case State::cr:
-            if (c == '\n') {
-                emit("\r\n");
-                line_octets_ = 0;
-                state_ = State::line_start;
-            } else {
-                flag(MessageFault::bare_line_ending);
-                emit("\r");
-                text_byte(c);
-            }
+            after_cr(c);
             break;
         case State::dot:
             if (c == '\r') {
@@ -103,15 +108,7 @@ void MessageReader::feed_raw(std::string_view input) {
     while (i < input.size()) {
         char c = input[i];
         if (state_ == State::cr) {
-            if (c == '\n') {
-                emit("\r\n");
-                line_octets_ = 0;
-                state_ = State::line_start;
-            } else {
-                flag(MessageFault::bare_line_ending);
-                emit("\r");
-                text_byte(c);
-            }
+            after_cr(c);
             ++i;
             continue;
         }

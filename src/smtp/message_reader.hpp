@@ -38,6 +38,7 @@ private:
     void text(std::string_view s);  // line content: counts toward the line and the size
     void flag(MessageFault f);
     void text_byte(char c);  // one octet in the middle of a line
+    void after_cr(char c);
 
     std::string& body_;
     uint64_t max_size_;
