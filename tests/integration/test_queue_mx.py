@@ -94,6 +94,8 @@ def test_submission_reaches_remote_mx_dkim_signed(make_server, make_queue_server
     data = files[0].read_bytes()
     msg = parse_message(data)
     assert msg["Return-Path"] == "<alice@test.example>"
+    hop = " ".join(msg.get_all("Received")[0].split())
+    assert "with ESMTPS" in hop and "TLS" in hop, f"opportunistic STARTTLS not used: {hop}"
     assert msg["Message-ID"] and msg["Date"], "submission adds Message-ID and Date (RFC 6409 §8)"
     assert b"\r\n.a line that starts with a dot\r\n" in data
     assert len(msg.get_all("DKIM-Signature")) == 2
