@@ -41,8 +41,9 @@ test: setup
 	$(MAKE) integration
 	$(MAKE) unit-asan
 
+# Postern side by side with Postfix and smtp-sink; writes bench/RESULTS.md. BENCH_ARGS=--quick for a short pass.
 bench: setup build
-	bench/run
+	bench/run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
