@@ -36,6 +36,7 @@ std::string serialize_envelope(const QueuedEnvelope& env) {
     if (env.attempts) out.append("attempts ").append(std::to_string(env.attempts)).append("\n");
     if (env.next_attempt) out.append("next ").append(std::to_string(env.next_attempt)).append("\n");
     if (env.warned) out.append("warned 1\n");
+    if (env.size) out.append("size ").append(std::to_string(env.size)).append("\n");
     for (const auto& r : env.recipients) {
         out.append("rcpt ").append(r.user.empty() ? "-" : r.user).append(" ").append(r.address).append("\n");
         if (r.state == QueuedRecipient::State::failed) out.append("rstate failed\n");
@@ -86,6 +87,8 @@ std::optional<QueuedEnvelope> parse_envelope(std::string_view file, size_t& body
             parse_number(value, env.next_attempt);
         } else if (key == "warned") {
             env.warned = value == "1";
+        } else if (key == "size") {
+            parse_number(value, env.size);
         } else if (key == "rcpt") {
             auto sp2 = value.find(' ');
             if (sp2 == std::string_view::npos) return std::nullopt;
@@ -108,6 +111,7 @@ std::optional<QueuedEnvelope> parse_envelope(std::string_view file, size_t& body
         // Unknown keys are skipped: a newer version's spool stays readable.
     }
     if (env.id.empty() || env.recipients.empty()) return std::nullopt;
+    if (env.size && file.size() - pos != env.size) return std::nullopt;  // cut short (or grown): not whole
     body_offset = pos;
     return env;
 }

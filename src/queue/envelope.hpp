@@ -41,6 +41,9 @@ struct QueuedEnvelope {
     int attempts = 0;          // delivery attempts that left recipients pending
     int64_t next_attempt = 0;  // unix milliseconds; 0 = now
     bool warned = false;       // the delay warning was sent
+    // Octets of message after the head, written by the spool: a file cut short by a crash before its commit
+    // is told apart from a whole one. 0 in files from before this field.
+    uint64_t size = 0;
 };
 
 // "postern-spool 1\n" then one "key value" per line, a blank line, then the message octets. A recipient's
