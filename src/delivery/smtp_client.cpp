@@ -322,6 +322,13 @@ std::optional<Reply> SmtpConnection::read_reply() {
     return reply;
 }
 
+bool SmtpConnection::idle_ok() {
+    if (broken_ || !buffer_.empty()) return false;
+    if (ssl_ && SSL_pending(ssl_) > 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+}
+
 std::optional<Reply> SmtpConnection::command(std::string_view line) {
     std::string out(line);
     out += "\r\n";

@@ -81,6 +81,9 @@ public:
     bool tls() const { return ssl_ != nullptr; }
     const std::string& tls_description() const { return tls_description_; }
 
+    // Still usable for another transaction: nothing unread (an idle server's 421, or its close) is waiting.
+    bool idle_ok();
+
     const std::string& error() const { return error_; }
     bool broken() const { return broken_; }
     void mark_broken() { broken_ = true; }

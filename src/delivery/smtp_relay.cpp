@@ -109,11 +109,13 @@ std::unique_ptr<SmtpConnection> SmtpDelivery::take_cached(const std::string& key
         if (now - it->second->idle_since > delivery_.connection_cache_time) it = cache_.erase(it);
         else ++it;
     }
-    auto it = cache_.find(key);
-    if (it == cache_.end()) return nullptr;
-    auto conn = std::move(it->second);
-    cache_.erase(it);
-    return conn;
+    while (true) {
+        auto it = cache_.find(key);
+        if (it == cache_.end()) return nullptr;
+        auto conn = std::move(it->second);
+        cache_.erase(it);
+        if (conn->idle_ok()) return conn;  // else the server spoke or closed meanwhile: drop it, try the next
+    }
 }
 
 void SmtpDelivery::put_cached(const std::string& key, std::unique_ptr<SmtpConnection> conn) {
@@ -342,7 +344,7 @@ SmtpDelivery::Attempt SmtpDelivery::try_address(const Hop& hop, const std::strin
     const std::string mail_cmd =
         fmt::format("MAIL FROM:<{}>{}", env.sender, mail_parameters(*conn, env, message.size()));
     auto mail = conn->command(mail_cmd);
-    if (!mail && reused) {  // the cached session went stale: one fresh connection
+    if (reused && (!mail || mail->code == 421)) {  // the cached session went stale: one fresh connection
         conn = connect();
         if (!conn) return Attempt::next;
         mail = conn->command(mail_cmd);

@@ -269,8 +269,9 @@ class ScriptedSMTP:
     returns a reply line or None for the default (stage: "greeting", "ehlo", "mail", "rcpt", "data", "end").
     Accepted messages are kept in .messages as (sender, [recipients], bytes)."""
 
-    def __init__(self, script=None, starttls: bool = False):
+    def __init__(self, script=None, idle_close: float | None = None):
         self.script = script or (lambda stage, arg, n: None)
+        self.idle_close = idle_close  # after each message: wait this long, send 421 and close (an idle timeout)
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.transactions: list[dict] = []
         self.connections = 0
@@ -335,6 +336,11 @@ class ScriptedSMTP:
                             if r.startswith("250"):
                                 outer.messages.append((sender, list(rcpts), data))
                         sender, rcpts = None, []
+                        if outer.idle_close is not None:
+                            time.sleep(outer.idle_close)
+                            self.wfile.write(b"421 4.4.2 scripted.test idle timeout\r\n")
+                            self.wfile.flush()
+                            return
                     elif verb == "RSET":
                         sender, rcpts = None, []
                         self.reply("rset", "", "250 2.0.0 Ok")

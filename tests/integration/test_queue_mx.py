@@ -254,3 +254,21 @@ def test_delay_warning_then_expiry_bounce(make_queue_server, dns):
         assert len(srv.maildir_files("alice")) == 2, "one warning and one bounce, no more"
     finally:
         remote.stop()
+
+
+def test_a_cached_session_closed_by_the_server_is_not_a_deferral(make_queue_server, dns):
+    dns.mx("remote.example", "mx.remote.example").a("mx.remote.example").start()
+    remote = ScriptedSMTP(idle_close=0.1)  # the server ends each session with 421 soon after a message
+    try:
+        srv = make_queue_server(dns=dns, smtp_port=remote.port,
+                                sections={"delivery": {"connection_cache_time": "30s"},
+                                          "queue": {"retry_schedule": ["1h"]}})
+        submit(srv, "alice@test.example", ["bob@remote.example"], MESSAGE)
+        wait_until(lambda: len(remote.messages) == 1, what="first delivery")
+        time.sleep(0.5)
+        submit(srv, "alice@test.example", ["carol@remote.example"], MESSAGE)
+        wait_until(lambda: len(remote.messages) == 2, what="second delivery on a fresh connection")
+        assert "queue deferred" not in srv.stderr()
+        assert remote.connections == 2
+    finally:
+        remote.stop()
