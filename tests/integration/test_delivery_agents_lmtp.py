@@ -93,3 +93,30 @@ def test_lmtp_down_defers_then_delivers(make_lmtp_server, tmp_path):
         wait_until(lambda: not srv.spool_files(), what="empty spool")
     finally:
         d.stop()
+
+
+def test_a_bounce_that_fails_is_never_bounced(postern_path, tmp_path, request, default_users_data_dir, dovecot):
+    """Mail from outside to a user Dovecot refuses: the DSN goes to the remote sender by MX; the remote refuses
+    it too (5xx) and that is the end: a message from <> is never bounced."""
+    import shutil
+    from conftest import _attach
+    from queue_support import Dnsmasq, ScriptedSMTP
+    dns = Dnsmasq(tmp_path / "dns").mx("remote.example", "mx.remote.example").a("mx.remote.example").start()
+    remote = ScriptedSMTP(lambda stage, arg, n: "550 5.1.1 no such sender here" if stage == "rcpt" else None)
+    srv = QueuePostern(postern_path, tmp_path / "b", sections={
+        "delivery": {"local": "lmtp", "smtp_port": remote.port}, "lmtp": {"address": f"unix:{dovecot.socket_path}"},
+        "dns": {"resolver": dns.address}, "queue": {"retry_schedule": ["1s"]}})
+    _attach(request, srv)
+    shutil.copytree(default_users_data_dir, srv.data_dir)
+    try:
+        srv.start()
+        send_mx(srv, "someone@remote.example", ["alice@test.example"], MESSAGE)
+        wait_until(lambda: "no bounce for a message from <>" in srv.stderr(), what="the double bounce dropped")
+        wait_until(lambda: not srv.spool_files(), what="empty spool")
+        assert remote.connections >= 1 and remote.messages == []
+        assert "bounced id=" in srv.stderr()
+        assert srv.stderr().count("bounced id=") == 1
+    finally:
+        srv.stop()
+        remote.stop()
+        dns.stop()
