@@ -47,6 +47,7 @@ void add_user_commands(CLI::App& app, Action& action);
 void add_app_password_commands(CLI::App& app, Action& action);
 void add_control_commands(CLI::App& app, Action& action);
 void add_version_command(CLI::App& app, Action& action);
+void add_explain_commands(CLI::App& app, Action& action);  // explain and probe (cli_explain.cpp, cli_probe.cpp)
 void add_queue_commands(CLI::App& app, Action& action);
 void add_dkim_commands(CLI::App& app, Action& action);
 

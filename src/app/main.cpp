@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     add_app_password_commands(app, action);
     add_control_commands(app, action);
     add_version_command(app, action);
+    add_explain_commands(app, action);
     add_queue_commands(app, action);
     add_dkim_commands(app, action);
 
