@@ -132,6 +132,15 @@ def test_relay_and_unknown_user_on_the_mx_port(subserver, postern_path):
     assert "there is no mailbox <nobody@test.example> at this server (550 5.1.1)" in verdict(proc)
 
 
+def test_verify_refuses_a_self_signed_certificate(subserver, postern_path):
+    proc = run_probe(postern_path, f"127.0.0.1:{subserver.sub_port}", "--starttls", "--verify")
+    assert proc.returncode == 1, proc.stdout
+    v = verdict(proc)
+    assert "the TLS handshake failed: certificate verify failed." in v, v
+    proc = run_probe(postern_path, f"127.0.0.1:{subserver.sub_port}", "--starttls")  # the default: not verified
+    assert proc.returncode == 0 and "certificate not verified (add --verify to check it)" in proc.stdout
+
+
 def test_auth_is_not_offered_before_tls(subserver, postern_path, pwfile):
     proc = run_probe(postern_path, f"127.0.0.1:{subserver.sub_port}", "--user", "alice",
                      "--password-file", str(pwfile(DEFAULT_USERS["alice"])))
