@@ -267,14 +267,13 @@ def default_users_data_dir(postern_path, tmp_path_factory) -> Path:
     return srv.data_dir
 
 
-@pytest.fixture
-def make_server(postern_path, tmp_path, request, default_users_data_dir):
-    """Factory: make_server(users=..., limits=..., start=True, host=...) -> Postern.
+def _server_factory(cls, prefix, postern_path, tmp_path, request, default_users_data_dir):
+    """Yields factory(users=None, start=True, **kw) -> cls; stops every server it made at teardown.
     users=None means alice, bob and postmaster (copied from the template data dir)."""
-    servers: list[Postern] = []
+    servers: list = []
 
-    def factory(*, users: dict | None = None, start: bool = True, **kw) -> Postern:
-        srv = Postern(postern_path, tmp_path / f"srv{len(servers)}", **kw)
+    def factory(*, users: dict | None = None, start: bool = True, **kw):
+        srv = cls(postern_path, tmp_path / f"{prefix}{len(servers)}", **kw)
         servers.append(srv)
         _attach(request, srv)
         if users is None:
@@ -289,6 +288,12 @@ def make_server(postern_path, tmp_path, request, default_users_data_dir):
     yield factory
     for srv in servers:
         srv.stop()
+
+
+@pytest.fixture
+def make_server(postern_path, tmp_path, request, default_users_data_dir):
+    """Factory: make_server(users=..., limits=..., start=True, host=...) -> Postern."""
+    yield from _server_factory(Postern, "srv", postern_path, tmp_path, request, default_users_data_dir)
 
 
 @pytest.fixture
@@ -434,24 +439,7 @@ class SubmissionPostern(Postern):
 def make_submission_server(postern_path, tmp_path, request, default_users_data_dir):
     """Factory like make_server, for SubmissionPostern: make_submission_server(users=None, start=True,
     tls_cert=..., tls_key=..., io_threads=..., auth=..., limits=...)."""
-    servers: list[SubmissionPostern] = []
-
-    def factory(*, users: dict | None = None, start: bool = True, **kw) -> SubmissionPostern:
-        srv = SubmissionPostern(postern_path, tmp_path / f"sub{len(servers)}", **kw)
-        servers.append(srv)
-        _attach(request, srv)
-        if users is None:
-            shutil.copytree(default_users_data_dir, srv.data_dir)
-        else:
-            for name, password in users.items():
-                srv.add_user(name, password)
-        if start:
-            srv.start()
-        return srv
-
-    yield factory
-    for srv in servers:
-        srv.stop()
+    yield from _server_factory(SubmissionPostern, "sub", postern_path, tmp_path, request, default_users_data_dir)
 
 
 @pytest.fixture
