@@ -24,27 +24,21 @@ std::string lower(std::string s) {
 }  // namespace
 
 Policy::Policy(Settings settings, std::unique_ptr<PolicyState> state)
-    : settings_(std::move(settings)), state_(std::move(state)) {}
+    : settings_(std::make_shared<const Settings>(std::move(settings))), state_(std::move(state)) {}
 
 void Policy::update(Settings settings) {
+    auto next = std::make_shared<const Settings>(std::move(settings));
     std::lock_guard lock(mutex_);
-    settings_ = std::move(settings);
+    settings_ = std::move(next);
 }
 
-Settings Policy::snapshot() const {
+// Checks run per MAIL and RCPT: they share the settings instead of copying them (and their allow-list).
+std::shared_ptr<const Settings> Policy::snapshot() const {
     std::lock_guard lock(mutex_);
     return settings_;
 }
 
-bool Policy::allowed(const IpAddress& ip) const {
-    std::lock_guard lock(mutex_);
-    return any_contains(settings_.allow, ip);
-}
-
-bool Policy::greylisting() const {
-    std::lock_guard lock(mutex_);
-    return settings_.greylist;
-}
+bool Policy::allowed(const IpAddress& ip) const { return any_contains(snapshot()->allow, ip); }
 
 ConnectVerdict Policy::admit(const IpAddress& ip, TimePoint now) {
     auto key = ip.str();
@@ -52,11 +46,11 @@ ConnectVerdict Policy::admit(const IpAddress& ip, TimePoint now) {
     if (!trusted && state_->banned(ip_subject(ip), now)) return ConnectVerdict::banned;
     std::lock_guard lock(mutex_);
     if (!trusted) {
-        if (at_limit(static_cast<double>(live_), settings_.max_connections)) return ConnectVerdict::too_many_connections;
+        if (at_limit(static_cast<double>(live_), settings_->max_connections)) return ConnectVerdict::too_many_connections;
         auto it = live_per_ip_.find(key);
-        if (it != live_per_ip_.end() && at_limit(it->second, settings_.max_connections_per_ip))
+        if (it != live_per_ip_.end() && at_limit(it->second, settings_->max_connections_per_ip))
             return ConnectVerdict::too_many_from_ip;
-        auto limit = settings_.connections_per_minute_per_ip;
+        auto limit = settings_->connections_per_minute_per_ip;
         if (limit != 0 && state_->event("conn:" + key, minutes(1), now, limit + 1) > limit)
             return ConnectVerdict::connection_rate;
     }
@@ -88,7 +82,8 @@ bool Policy::account_locked(const IpAddress& ip, const std::string& user, TimePo
 }
 
 bool Policy::auth_failed(const IpAddress& ip, const std::string& user, TimePoint now) {
-    auto s = snapshot();
+    auto sp = snapshot();
+    const Settings& s = *sp;
     if (any_contains(s.allow, ip)) return false;  // the allow-list wins over every ban
     if (!user.empty() && s.auth_failures_per_account != 0) {
         auto subject = account_subject(lower(user));
@@ -106,7 +101,8 @@ bool Policy::auth_failed(const IpAddress& ip, const std::string& user, TimePoint
 }
 
 bool Policy::allow_message(const IpAddress& ip, const std::string& user, TimePoint now) {
-    auto s = snapshot();
+    auto sp = snapshot();
+    const Settings& s = *sp;
     if (any_contains(s.allow, ip)) return true;
     if (!user.empty() && at_limit(state_->count("msg:user:" + user, hours(1), now), s.messages_per_hour_per_user))
         return false;
@@ -114,7 +110,8 @@ bool Policy::allow_message(const IpAddress& ip, const std::string& user, TimePoi
 }
 
 bool Policy::allow_recipient(const IpAddress& ip, const std::string& user, uint32_t pending, TimePoint now) {
-    auto s = snapshot();
+    auto sp = snapshot();
+    const Settings& s = *sp;
     if (any_contains(s.allow, ip)) return true;
     if (!user.empty() &&
         at_limit(state_->count("rcpt:user:" + user, hours(1), now) + pending, s.recipients_per_hour_per_user))
@@ -133,7 +130,8 @@ void Policy::message_accepted(const IpAddress& ip, const std::string& user, uint
 
 GreylistVerdict Policy::greylist(const IpAddress& ip, const std::string& sender, const std::string& recipient,
                                  TimePoint now) {
-    auto s = snapshot();
+    auto sp = snapshot();
+    const Settings& s = *sp;
     if (!s.greylist || any_contains(s.allow, ip)) return {};
     auto triplet = client_network(ip) + "|" + lower(sender) + "|" + lower(recipient);
     auto entry = state_->greylist(triplet, now, s.greylist_ttl, false);

@@ -71,7 +71,6 @@ public:
 
     GreylistVerdict greylist(const IpAddress& ip, const std::string& sender, const std::string& recipient,
                              TimePoint now);
-    bool greylisting() const;
 
     std::vector<Ban> bans(TimePoint now);
     bool unban(const std::string& subject);  // "ip:..." / "account:..."; a bare IP is taken as "ip:"
@@ -79,10 +78,10 @@ public:
     bool allowed(const IpAddress& ip) const;
 
 private:
-    Settings snapshot() const;
+    std::shared_ptr<const Settings> snapshot() const;
 
     mutable std::mutex mutex_;
-    Settings settings_;
+    std::shared_ptr<const Settings> settings_;
     std::unique_ptr<PolicyState> state_;
     std::unordered_map<std::string, uint32_t> live_per_ip_;
     size_t live_ = 0;

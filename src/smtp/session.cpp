@@ -482,8 +482,8 @@ void Session::cmd_auth(std::string_view arg) {
     if (mail_given_) return error(auth_in_transaction);
     if (!auth_offered()) return error(auth_needs_tls);
     auto space = arg.find(' ');
-    auto mechanism = ascii_lower(arg.substr(0, space));
-    for (auto& c : mechanism) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    std::string mechanism(arg.substr(0, space));
+    for (auto& c : mechanism) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);  // names are upper-case
     if (mechanism.empty()) return error(syntax_error);
     if (std::find(settings_.auth_mechanisms.begin(), settings_.auth_mechanisms.end(), mechanism) ==
         settings_.auth_mechanisms.end())
